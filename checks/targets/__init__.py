@@ -1,0 +1,1 @@
+"""Deployment targets: one module per backend behind ``checks.targets.base.Target``."""

@@ -1,0 +1,1 @@
+"""pytest plugins of releasegate, one concern each, registered from the root conftest."""

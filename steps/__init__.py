@@ -1,0 +1,1 @@
+"""Step definitions, grouped by domain. Every module here is loaded as a plugin by the root conftest."""

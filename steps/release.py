@@ -1,0 +1,20 @@
+"""Steps about the release itself: which environment, which versions."""
+
+from __future__ import annotations
+
+from pytest_bdd import given, parsers
+
+from checks.result import CheckResult
+from checks.runbook import Runbook
+from plugins.evidence import Evidence
+
+
+@given(parsers.parse('the environment is "{name}"'))
+def environment_is(name: str, runbook: Runbook, evidence: Evidence) -> None:
+    evidence.require(CheckResult.judge("environment", runbook.name == name, runbook.name, name))
+
+
+@given("the release version is set")
+def release_version_is_set(runbook: Runbook, evidence: Evidence) -> None:
+    version = runbook.version_to
+    evidence.require(CheckResult.judge("release version", bool(version), version, "a version (--release or release.version)"))
