@@ -23,7 +23,9 @@ OWNER = "postgres"
 def postgres_bindir() -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
-        raise CheckError("PostgreSQL server binaries not found: install Debian's postgresql package (apt-get install postgresql)")
+        raise CheckError(
+            "PostgreSQL server binaries not found: install Debian's postgresql package (apt-get install postgresql)"
+        )
     return Path(found[-1]).parent
 
 
@@ -58,8 +60,20 @@ class PostgresCluster:
         pwfile.write_text(self.password + "\n")
         _chown(pwfile)
         try:
-            self._run(str(bindir / "initdb"), "-D", str(self.datadir), "-U", "postgres", "-A", "scram-sha-256",
-                      "--auth-local=trust", f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C.UTF-8")
+            self._run(
+                str(bindir / "initdb"),
+                "-D",
+                str(self.datadir),
+                "-U",
+                "postgres",
+                "-A",
+                "scram-sha-256",
+                "--auth-local=trust",
+                f"--pwfile={pwfile}",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            )
         finally:
             pwfile.unlink(missing_ok=True)
         settings = [
@@ -79,9 +93,24 @@ class PostgresCluster:
 
     def _make_certificate(self) -> None:
         subprocess.run(
-            ["openssl", "req", "-new", "-x509", "-days", "30", "-nodes", "-subj", "/CN=127.0.0.1",
-             "-out", str(self.datadir / "server.crt"), "-keyout", str(self.datadir / "server.key")],
-            capture_output=True, check=True, timeout=60,
+            [
+                "openssl",
+                "req",
+                "-new",
+                "-x509",
+                "-days",
+                "30",
+                "-nodes",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-out",
+                str(self.datadir / "server.crt"),
+                "-keyout",
+                str(self.datadir / "server.key"),
+            ],
+            capture_output=True,
+            check=True,
+            timeout=60,
         )
         os.chmod(self.datadir / "server.key", 0o600)
         _chown(self.datadir / "server.crt")
@@ -97,16 +126,29 @@ class PostgresCluster:
         if self.running():
             return
         log = self.datadir / "server.log"
-        self._run(str(postgres_bindir() / "pg_ctl"), "start", "-D", str(self.datadir), "-l", str(log),
-                  "-w", "-t", str(int(timeout_s)), timeout=timeout_s + 10)
+        self._run(
+            str(postgres_bindir() / "pg_ctl"),
+            "start",
+            "-D",
+            str(self.datadir),
+            "-l",
+            str(log),
+            "-w",
+            "-t",
+            str(int(timeout_s)),
+            timeout=timeout_s + 10,
+        )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            ready = subprocess.run([str(postgres_bindir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
-                                   capture_output=True)
+            ready = subprocess.run(
+                [str(postgres_bindir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)], capture_output=True
+            )
             if ready.returncode == 0:
                 return
             time.sleep(0.2)
-        raise CheckError(f"PostgreSQL at 127.0.0.1:{self.port} did not accept connections within {timeout_s:g}s; see {log}")
+        raise CheckError(
+            f"PostgreSQL at 127.0.0.1:{self.port} did not accept connections within {timeout_s:g}s; see {log}"
+        )
 
     def stop(self) -> None:
         if self.initialized() and self.running():
@@ -118,8 +160,21 @@ class PostgresCluster:
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         """Run SQL as the superuser through the local socket; returns unaligned output."""
-        result = self._run(str(postgres_bindir() / "psql"), "-h", str(self.datadir), "-p", str(self.port),
-                           "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-Atc", sql)
+        result = self._run(
+            str(postgres_bindir() / "psql"),
+            "-h",
+            str(self.datadir),
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            database,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-Atc",
+            sql,
+        )
         return result.stdout.strip()
 
     def create_database(self, name: str, owner: str = "postgres") -> None:
@@ -130,7 +185,7 @@ class PostgresCluster:
     def create_role(self, name: str, password: str, *, login: bool = True) -> None:
         exists = self.psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{name}'")
         verb = "ALTER" if exists else "CREATE"
-        self.psql(f"""{verb} ROLE "{name}" WITH {'LOGIN' if login else 'NOLOGIN'} PASSWORD '{password}'""")
+        self.psql(f"""{verb} ROLE "{name}" WITH {"LOGIN" if login else "NOLOGIN"} PASSWORD '{password}'""")
 
 
 def _chown(path: Path) -> None:

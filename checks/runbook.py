@@ -207,7 +207,9 @@ class Runbook(_Model):
                 raise ValueError(f"deploy.order names {name!r}, which is not one of services {sorted(names)}")
         for profile_name, profile in self.load.items():
             if profile.service is not None and profile.service not in names:
-                raise ValueError(f"load.{profile_name}.service {profile.service!r} is not one of services {sorted(names)}")
+                raise ValueError(
+                    f"load.{profile_name}.service {profile.service!r} is not one of services {sorted(names)}"
+                )
         return self
 
     def service(self, name: str) -> Service:
@@ -240,9 +242,7 @@ def runbook_path(runbook_dir: Path, env_name: str) -> Path:
     path = runbook_dir / f"{env_name}.yaml"
     if not path.is_file():
         known = ", ".join(available_environments(runbook_dir)) or "none"
-        raise UnknownEnvironment(
-            f"unknown environment {env_name!r}: no {path}; available environments: {known}"
-        )
+        raise UnknownEnvironment(f"unknown environment {env_name!r}: no {path}; available environments: {known}")
     return path
 
 

@@ -59,7 +59,8 @@ class FeatureFile(pytest.Module):
             return get_feature(str(self.path.parent), self.path.name)
         except bdd_exceptions.GherkinParseError as exc:
             raise self.CollectError(
-                f"{self._where(exc.line)}: Gherkin syntax error: {exc.message.strip()} (line: {exc.line_content.strip()!r})"
+                f"{self._where(exc.line)}: Gherkin syntax error: {exc.message.strip()}"
+                f" (line: {exc.line_content.strip()!r})"
             ) from None
 
     def _validate(self, feature: Feature) -> None:
@@ -108,7 +109,7 @@ def _step_definitions(node: pytest.Collector) -> Iterator[StepFunctionContext]:
         if not name.startswith(STEPDEF_PREFIX):
             continue
         for fixturedef in fixturedefs:
-            context = fixturedef.func()  # type: ignore[call-arg]
+            context = fixturedef.func()
             if isinstance(context, StepFunctionContext):
                 yield context
 

@@ -29,16 +29,29 @@ RUNBOOK_KEY = pytest.StashKey[Runbook | None]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("releasegate", "releasegate release verification")
-    group.addoption("--env", action="store", default=None, metavar="NAME",
-                    help="environment to release to: loads runbooks/NAME.yaml (also RELEASEGATE_ENV)")
-    group.addoption("--release", action="store", default=None, metavar="VERSION",
-                    help="version being released (overrides the runbook's release.version)")
+    group.addoption(
+        "--env",
+        action="store",
+        default=None,
+        metavar="NAME",
+        help="environment to release to: loads runbooks/NAME.yaml (also RELEASEGATE_ENV)",
+    )
+    group.addoption(
+        "--release",
+        action="store",
+        default=None,
+        metavar="VERSION",
+        help="version being released (overrides the runbook's release.version)",
+    )
     parser.addini("releasegate_env", "environment used when neither --env nor RELEASEGATE_ENV is given", default="")
     parser.addini("releasegate_runbooks", "folder holding one runbook YAML per environment", default="runbooks")
 
 
 def select_environment(config: pytest.Config) -> Selection | None:
     runbook_dir = config.rootpath / str(config.getini("releasegate_runbooks"))
+    relative = Path(os.path.relpath(runbook_dir))
+    if not str(relative).startswith(".."):
+        runbook_dir = relative  # messages then name runbooks/prod.yaml as the user typed it
     candidates = [
         (config.getoption("env"), "--env"),
         (os.environ.get("RELEASEGATE_ENV"), "RELEASEGATE_ENV"),
@@ -54,9 +67,7 @@ def select_environment(config: pytest.Config) -> Selection | None:
 def pytest_configure(config: pytest.Config) -> None:
     try:
         selection = select_environment(config)
-        runbook = (
-            load_runbook(selection.path, release=config.getoption("release")) if selection is not None else None
-        )
+        runbook = load_runbook(selection.path, release=config.getoption("release")) if selection is not None else None
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SELECTION_KEY] = selection
@@ -68,9 +79,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     runbook = config.stash.get(RUNBOOK_KEY, None)
     if selection is None or runbook is None:
         return ["releasegate: no environment selected (use --env NAME)"]
-    relative = selection.path.relative_to(config.rootpath) if selection.path.is_relative_to(config.rootpath) else selection.path
     versions = f"{runbook.version_from or '?'} -> {runbook.version_to or '?'}"
-    return [f"releasegate: environment {selection.name} (from {selection.source}), runbook {relative}, release {versions}"]
+    chosen = f"environment {selection.name} (from {selection.source})"
+    return [f"releasegate: {chosen}, runbook {selection.path}, release {versions}"]
 
 
 def current_runbook(config: pytest.Config) -> Runbook:

@@ -63,7 +63,7 @@ class Evidence:
         allure.attach(body, name=name, attachment_type=allure.attachment_type.JSON)
 
     def attach_file(self, name: str, path: str, kind: Any = None) -> None:
-        allure.attach.file(path, name=name, attachment_type=kind)
+        allure.attach.file(path, name=name, attachment_type=kind)  # type: ignore[no-untyped-call]
 
 
 @pytest.fixture
@@ -77,15 +77,17 @@ def pytest_bdd_before_step(request: pytest.FixtureRequest, feature: Any, scenari
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if call.excinfo is None or call.when != "call":
         return report
     error = call.excinfo.value
     if isinstance(error, (CheckFailed, CheckInconclusive)):
         where = item.stash.get(STEP_KEY, None)
-        prefix = f"{where[0]}:{where[1]} {where[2]}\n" if where else ""
-        report.longrepr = f"{prefix}  {error}"
+        location = f"\n  at {where[0]}:{where[1]} {where[2]}" if where else ""
+        report.longrepr = f"{error}{location}"
         if isinstance(error, CheckInconclusive) and (OUTCOME_PROPERTY, "INCONCLUSIVE") not in item.user_properties:
             item.user_properties.append((OUTCOME_PROPERTY, Outcome.INCONCLUSIVE.value))
     return report

@@ -9,6 +9,7 @@ exceptions.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Generator
 from pathlib import Path
 
@@ -37,13 +38,16 @@ def register_output(config: pytest.Config, path: Path) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    secrets.register_many(value for name, value in os.environ.items() if secrets.is_secret_name(name))
     logging.getLogger().addFilter(_FILTER)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_FILTER)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if not secrets.registered():
         return report

@@ -19,10 +19,21 @@ from plugins.environment import RUNBOOK_KEY, SELECTION_KEY
 from plugins.redaction import register_output
 
 CATEGORIES = [
-    {"name": "Rolled back", "matchedStatuses": ["failed", "broken", "skipped"], "messageRegex": ".*(rolled back|release halted).*"},
-    {"name": "Inconclusive (needs a person)", "matchedStatuses": ["failed", "broken"], "messageRegex": ".*INCONCLUSIVE.*"},
-    {"name": "Infrastructure error", "matchedStatuses": ["broken", "failed"],
-     "messageRegex": ".*(unreachable|Connection refused|timed out|could not connect|TargetUnreachable|CheckError).*"},
+    {
+        "name": "Rolled back",
+        "matchedStatuses": ["failed", "broken", "skipped"],
+        "messageRegex": ".*(rolled back|release halted).*",
+    },
+    {
+        "name": "Inconclusive (needs a person)",
+        "matchedStatuses": ["failed", "broken"],
+        "messageRegex": ".*INCONCLUSIVE.*",
+    },
+    {
+        "name": "Infrastructure error",
+        "matchedStatuses": ["broken", "failed"],
+        "messageRegex": ".*(unreachable|Connection refused|timed out|could not connect|TargetUnreachable|CheckError).*",
+    },
     {"name": "Product defect", "matchedStatuses": ["failed"], "messageRegex": ".*FAIL.*"},
 ]
 
@@ -93,13 +104,15 @@ def executor_info(environ: dict[str, str] | os._Environ[str]) -> dict[str, str] 
         repo = environ.get("GITHUB_REPOSITORY", "")
         run_id = environ.get("GITHUB_RUN_ID", "")
         return {
-            "name": "GitHub Actions", "type": "github",
+            "name": "GitHub Actions",
+            "type": "github",
             "buildName": f"{environ.get('GITHUB_WORKFLOW', 'workflow')} #{environ.get('GITHUB_RUN_NUMBER', '')}",
             "buildUrl": f"{server}/{repo}/actions/runs/{run_id}",
         }
     if environ.get("GITLAB_CI"):
         return {
-            "name": "GitLab CI", "type": "gitlab",
+            "name": "GitLab CI",
+            "type": "gitlab",
             "buildName": f"{environ.get('CI_JOB_NAME', 'job')} #{environ.get('CI_JOB_ID', '')}",
             "buildUrl": environ.get("CI_JOB_URL", ""),
         }

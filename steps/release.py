@@ -17,4 +17,6 @@ def environment_is(name: str, runbook: Runbook, evidence: Evidence) -> None:
 @given("the release version is set")
 def release_version_is_set(runbook: Runbook, evidence: Evidence) -> None:
     version = runbook.version_to
-    evidence.require(CheckResult.judge("release version", bool(version), version, "a version (--release or release.version)"))
+    evidence.require(
+        CheckResult.judge("release version", bool(version), version, "a version (--release or release.version)")
+    )
