@@ -27,6 +27,41 @@ STEPDEF_PREFIX = "pytestbdd_stepdef_"
 SCENARIO_KEY = "releasegate_scenario"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("releasegate").addoption(
+        "--list-steps",
+        action="store_true",
+        default=False,
+        help="print every step phrase the features can use (Markdown table) and exit",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session: pytest.Session) -> None:
+    if session.config.getoption("list_steps"):
+        print("\n" + step_table(session))
+        pytest.exit("step list printed", returncode=0)
+
+
+def step_table(session: pytest.Session) -> str:
+    """A Markdown table of every step phrase, grouped by module, for the README."""
+    rows = []
+    for context in _step_definitions(session):
+        function = context.step_func
+        if function.__module__.startswith("pytest_bdd"):
+            continue
+        module = function.__module__.replace(".", "/") + ".py"
+        doc = (function.__doc__ or "").strip().splitlines()
+        keyword = (context.type or "step").capitalize()
+        phrase = context.parser.name.replace("|", "\\|")
+        rows.append((module, keyword, phrase, doc[0] if doc else ""))
+    order = {"Given": 0, "When": 1, "Then": 2, "Step": 3}
+    rows.sort(key=lambda r: (r[0], order.get(r[1], 9), r[2]))
+    lines = ["| module | keyword | phrase | what it checks or does |", "|---|---|---|---|"]
+    lines += [f"| `{m}` | {k} | `{p}` | {d} |" for m, k, p, d in dict.fromkeys(rows)]
+    return "\n".join(lines)
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.suffix == ".feature":
         return FeatureFile.from_parent(parent, path=file_path)
@@ -103,7 +138,7 @@ def _rendered_steps(template: ScenarioTemplate) -> Iterator[Any]:
         yield from template.render(context).steps
 
 
-def _step_definitions(node: pytest.Collector) -> Iterator[StepFunctionContext]:
+def _step_definitions(node: pytest.Collector | pytest.Session) -> Iterator[StepFunctionContext]:
     manager = node.session._fixturemanager
     for name, fixturedefs in manager._arg2fixturedefs.items():
         if not name.startswith(STEPDEF_PREFIX):
