@@ -162,10 +162,18 @@ class LoadProfile(_Model):
     user_class: Literal["fast", "http"] = "fast"
 
 
+class RollbackCommand(_Model):
+    stage: str = Field(description="the stage (preflight, backup, migrate, deploy, ...) whose changes the command undoes")
+    run: str = Field(description="shell command; recorded in the plan when the stage begins, so write it idempotent")
+    timeout_s: float = Field(default=120, gt=0)
+    cwd: str | None = None
+
+
 class Rollback(_Model):
     enabled: bool = True
     on_inconclusive: Literal["halt", "rollback"] = "halt"
     verify_timeout_s: float = Field(default=60, gt=0)
+    commands: list[RollbackCommand] = Field(default_factory=list)
 
 
 class Notifications(_Model):
