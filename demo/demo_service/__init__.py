@@ -1,0 +1,1 @@
+"""The demo service that the ``local`` environment deploys: good and deliberately faulty builds."""
