@@ -16,5 +16,8 @@ pytest_plugins = [
     "plugins.evidence",
     "plugins.redaction",
     "plugins.reporting",
+    "plugins.safety",
+    "plugins.rollback",
+    "plugins.signoff",
     *sorted(f"steps.{m.name}" for m in pkgutil.iter_modules(steps.__path__) if not m.name.startswith("_")),
 ]

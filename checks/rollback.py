@@ -39,9 +39,15 @@ _actions: dict[str, RollbackAction] = {}
 def register_action(name: str, fn: RollbackAction, *, replace: bool = False) -> None:
     """Make ``fn`` available to rollback plans under ``name``."""
     with _lock:
-        if name in _actions and _actions[name] is not fn and not replace:
+        existing = _actions.get(name)
+        if existing is not None and not replace and _identity(existing) != _identity(fn):
             raise ValueError(f"a rollback action named {name!r} is already registered; pick another name")
         _actions[name] = fn
+
+
+def _identity(fn: RollbackAction) -> tuple[str, str]:
+    # a module imported again (pytester, importlib.reload) registers a new function object of the same name
+    return (getattr(fn, "__module__", ""), getattr(fn, "__qualname__", repr(fn)))
 
 
 def unregister_action(name: str) -> None:
