@@ -131,7 +131,8 @@ def shown(variables: Variables, name: str, value: str | None) -> str:
     if variables.is_secret(name):
         secrets.register(value)
         return MASKED
-    secrets.register_many(secrets.url_passwords(value))
+    # A template's "user:password@" is not a secret; registering the word would mask it everywhere.
+    secrets.register_many(p for p in secrets.url_passwords(value) if p.casefold() not in _PLACEHOLDER_WORDS)
     return secrets.redact(value)
 
 

@@ -170,3 +170,10 @@ def test_process_environment_over_env_files(tmp_path: Path) -> None:
     assert merged.get("LOG_LEVEL") == "INFO"
     assert merged.get("ONLY_IN_FILE") == "1"
     assert str(env_file) in merged.source
+
+
+def test_template_dsn_password_word_is_not_registered() -> None:
+    envvars.check_dsn(variables(DATABASE_URL="postgresql://username:password@host:5432/database"), "DATABASE_URL")
+    assert "password" not in secrets.registered()
+    envvars.check_dsn(variables(DATABASE_URL="postgresql://app:Real-Pw-5521@db:5432/app"), "DATABASE_URL")
+    assert "Real-Pw-5521" in secrets.registered()
