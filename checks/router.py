@@ -250,8 +250,8 @@ class Router:
             lines.append(f"    server {address} weight={weight};" if weight > 0 else f"    server {address} down;")
         lines += ["    keepalive 16;", "}"]
         for color in COLORS:
-            address = colors.get(color)
-            targets = {address: 1} if address else (live or {PLACEHOLDER: 1})
+            chosen = colors.get(color)
+            targets = {chosen: 1} if chosen else (live or {PLACEHOLDER: 1})
             lines.append(f"upstream {color} {{")
             lines += [f"    server {a};" for a in targets]
             lines.append("}")
