@@ -119,6 +119,52 @@ class Prometheus(_Model):
     url: str
     timeout_s: float = Field(default=5, gt=0)
     scrape_interval_s: float = Field(default=1, gt=0)
+    requests_metric: str = Field(default="http_requests_total", description="counter of HTTP requests")
+    latency_histogram: str = Field(
+        default="http_request_duration_seconds", description="histogram of request durations (without _bucket)"
+    )
+    service_label: str = Field(default="service", description="label holding the service name")
+    version_label: str = Field(default="version", description="label holding the version")
+    status_label: str = Field(default="status", description="label holding the HTTP status code")
+    error_status: str = Field(default="5..", description="regex of the status codes that count as errors")
+    alert_service_label: str | None = Field(
+        default="service", description="label that ties an alert to a service; null: every firing alert counts"
+    )
+
+
+_CONDITION = re.compile(r"^\s*(result\s*)?(<=|>=|==|!=|<|>)\s*[-+]?[\d.]+(e[-+]?\d+)?\s*$")
+
+
+class SloMetric(_Model):
+    name: str
+    query: str = Field(description="PromQL; {service}, {version} and {window} are filled in")
+    success: str | None = Field(default=None, description="e.g. '< 0.01'")
+    failure: str | None = Field(default=None, description="e.g. '>= 0.05'")
+    interval_s: float | None = Field(default=None, gt=0)
+    count: int | None = Field(default=None, ge=1)
+    duration_s: float | None = Field(default=None, ge=0)
+    initial_delay_s: float | None = Field(default=None, ge=0)
+    failure_limit: int | None = Field(default=None, ge=0)
+    inconclusive_limit: int | None = Field(default=None, ge=0)
+    consecutive_successes: int | None = Field(default=None, ge=1)
+    consecutive_error_limit: int | None = Field(default=None, ge=0)
+    no_data: Literal["fail", "inconclusive", "pass"] | None = None
+    dry_run: bool = False
+
+    @field_validator("success", "failure")
+    @classmethod
+    def _condition(cls, value: str | None) -> str | None:
+        if value is not None and not _CONDITION.match(value):
+            raise ValueError(f"expected a comparison such as '< 0.01' or '>= 0.995', got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _judged(self) -> SloMetric:
+        if self.success is None and self.failure is None:
+            raise ValueError(f"metric {self.name!r} needs a success or a failure condition")
+        if self.count is not None and self.duration_s is not None:
+            raise ValueError(f"metric {self.name!r}: give count or duration_s, not both")
+        return self
 
 
 class Slo(_Model):
@@ -130,6 +176,20 @@ class Slo(_Model):
     failure_limit: int = Field(default=0, ge=0)
     consecutive_error_limit: int = Field(default=3, ge=0)
     no_data: Literal["fail", "inconclusive", "pass"] = "inconclusive"
+    initial_delay_s: float = Field(default=0, ge=0)
+    inconclusive_limit: int = Field(default=0, ge=0)
+    error_retry_s: float = Field(default=1, gt=0)
+    latency_quantile: float = Field(default=0.95, gt=0, lt=1)
+    request_rate_min: float | None = Field(default=None, ge=0)
+    alerts: bool = Field(default=True, description="the SLO analysis also requires that no alert is firing")
+    baseline_tolerance: float = Field(default=0.1, ge=0)
+    baseline_min_delta: dict[str, float] = Field(
+        default_factory=dict, description="absolute slack per built-in (error_rate, latency, ...) in comparisons"
+    )
+    baseline: dict[str, float] = Field(
+        default_factory=dict, description="recorded figures of the previous release, per built-in"
+    )
+    metrics: list[SloMetric] = Field(default_factory=list, description="extra PromQL metrics of the SLO analysis")
 
 
 class LoadEndpoint(_Model):
@@ -160,6 +220,9 @@ class LoadProfile(_Model):
     thresholds: LoadThresholds = Field(default_factory=LoadThresholds)
     workers: int = Field(default=0, ge=0)
     user_class: Literal["fast", "http"] = "fast"
+    wait_min_s: float = Field(default=0, ge=0, description="pause of each user between requests, lower bound")
+    wait_max_s: float = Field(default=0, ge=0, description="pause of each user between requests, upper bound")
+    host: str | None = Field(default=None, description="URL the load goes to; default: the service's base_url")
 
 
 class RollbackCommand(_Model):
