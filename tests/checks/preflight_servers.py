@@ -18,6 +18,7 @@ class Route:
     body: Any = ""
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    unavailable_first: int = 0  # answer 503 to this many requests before the real answer
 
 
 @dataclass
@@ -51,6 +52,9 @@ class _Handler(BaseHTTPRequestHandler):
         route = behaviour.routes.get(self.path)
         if route is None:
             self._send(404, b'{"detail": "not found"}', {"Content-Type": "application/json"})
+            return
+        if behaviour.hits[self.path] <= route.unavailable_first:
+            self._send(503, b'{"status": "starting"}', {"Content-Type": "application/json"})
             return
         if route.delay_s:
             time.sleep(route.delay_s)
