@@ -131,7 +131,7 @@ class FakeService:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
             def _send(self, status: int, body: bytes, kind: str = "text/plain") -> None:
