@@ -25,3 +25,108 @@ def k8s_sim(tmp_path: Path) -> Iterator[SimulatedCluster]:
 @pytest.fixture
 def kubeconfig(k8s_sim: SimulatedCluster, tmp_path: Path) -> Path:
     return k8s_sim.write_kubeconfig(tmp_path / "kubeconfig")
+
+
+# --- Docker ---------------------------------------------------------------------------------------
+
+import itertools  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from typing import Any  # noqa: E402
+
+from checks.router import Router  # noqa: E402
+from checks.runbook import Service  # noqa: E402
+from checks.runbook import Target as TargetSpec  # noqa: E402
+from checks.targets.docker import DockerTarget  # noqa: E402
+
+WORK = Path("/tmp/releasegate-targets")
+DEMO_IMAGES = ("releasegate-demo:1.0.0", "releasegate-demo:1.1.0", "releasegate-demo:1.1.0-crash")
+ROUTER_PORTS = itertools.count(18200)
+INSTANCE_PORTS = itertools.count(18100, 4)
+PROJECTS = itertools.count(1)
+
+
+def _docker_ok() -> bool:
+    return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    """A running Docker engine: started here when it is not (it is never stopped)."""
+    if shutil.which("docker") is None:
+        pytest.fail("the docker CLI is missing: scripts/setup installs Debian's docker.io")
+    if _docker_ok():
+        return
+    with open("/tmp/dockerd.log", "ab") as log:
+        subprocess.Popen(["dockerd"], stdout=log, stderr=log, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if _docker_ok():
+            return
+        time.sleep(1)
+    pytest.fail("dockerd did not come up within 60s; see /tmp/dockerd.log")
+
+
+@pytest.fixture(scope="session")
+def demo_images(docker_engine: None) -> None:
+    result = subprocess.run(["docker", "image", "inspect", *DEMO_IMAGES], capture_output=True, timeout=30)
+    if result.returncode != 0:
+        pytest.skip(f"demo images missing ({', '.join(DEMO_IMAGES)}): build them with scripts/setup"
+                    " (checks.images.build_all) before these tests")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.fixture
+def router() -> Iterator[Router]:
+    """A real nginx router of our own on a port in 18200-18219."""
+    for port in ROUTER_PORTS:
+        if port > 18219:
+            pytest.fail("ran out of router ports 18200-18219")
+        if _free(port):
+            break
+    root = WORK / f"nginx-{port}"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    WORK.chmod(0o755)
+    instance = Router(root=root, listen=f"127.0.0.1:{port}")
+    instance.start()
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+@pytest.fixture
+def docker_target(demo_images: None, router: Router) -> Iterator[Callable[..., DockerTarget]]:
+    """Build DockerTargets whose containers are removed after the test."""
+    made: list[DockerTarget] = []
+
+    def make(instances: int = 1, **options: Any) -> DockerTarget:
+        assert instances <= 2, "each test target gets 4 ports"
+        first = next(INSTANCE_PORTS)
+        while not all(_free(p) for p in range(first, first + 2 * instances)):
+            first = next(INSTANCE_PORTS)
+        if first + 2 * instances > 18199:
+            pytest.fail("ran out of instance ports 18100-18199")
+        ports = list(range(first, first + 2 * instances))
+        spec = TargetSpec(name="local", kind="docker",
+                          options={"project": f"rgtest{next(PROJECTS)}-{first}", "ports": {"demo-api": ports},
+                                   "health_timeout_s": 30, "stop_timeout_s": 3, **options})
+        service = Service(name="demo-api", base_url=router.url, image="releasegate-demo", instances=instances,
+                          readiness=None)
+        target = DockerTarget(spec, [service])
+        made.append(target)
+        return target
+
+    yield make
+    for target in made:
+        for slot in target.slots("demo-api"):
+            target.stop("demo-api", slot)
+        target.close()
