@@ -14,6 +14,10 @@ import statistics
 import time
 from typing import Any
 
+# httpx imports httpcore lazily and maps its exceptions through a table built on first use; a
+# process that drops and re-imports httpcore (pytest's in-process runs restore sys.modules) would
+# then see unmapped httpcore errors. Importing it with this module keeps one httpcore for good.
+import httpcore  # noqa: F401
 import httpx
 
 from checks import secrets
