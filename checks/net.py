@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from typing import Any
@@ -80,6 +81,47 @@ def check_docker_daemon(base_url: str | None = None, minimum: str | None = None,
                                    evidence=evidence)
     passed = at_least(found, version_tuple(minimum))
     return CheckResult.judge(name, passed, f"engine {dotted(found)}", expected, evidence=evidence)
+
+
+def docker_host_spec(base_url: str | None) -> str | None:
+    """The testinfra spec of the machine a Docker daemon runs on: local for a unix socket, ssh for ssh://."""
+    url = base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if url.startswith("unix://") or url.startswith("npipe://"):
+        return "local://"
+    if url.startswith("ssh://"):
+        return url
+    return None
+
+
+def check_docker_image_space(minimum_gb: float, base_url: str | None = None, timeout_s: float = 10) -> CheckResult:
+    """The file system of the daemon's DockerRootDir (where images live) has ``minimum_gb`` free."""
+    import docker
+
+    from checks.host import check_free_disk
+
+    name = f"free disk for Docker images >= {minimum_gb:g} GB"
+    expected = f">= {minimum_gb:g} GB free"
+    where = base_url or "DOCKER_HOST or the local socket"
+    client: Any = None
+    try:
+        client = docker.DockerClient(base_url=base_url, timeout=int(timeout_s)) if base_url else docker.from_env(
+            timeout=int(timeout_s))
+        root_dir = str(client.info().get("DockerRootDir") or "/var/lib/docker")
+    except Exception as exc:
+        return CheckResult.unknown(name, f"Docker daemon at {where} did not answer: {secrets.redact(_first_line(exc))}",
+                                   expected, evidence={"base_url": where})
+    finally:
+        if client is not None:
+            client.close()
+    spec = docker_host_spec(base_url)
+    if spec is None:
+        return CheckResult.unknown(name, f"cannot measure the disk of a daemon reached over {where}; check the host"
+                                   f" with: the host \"ssh://user@host\" has at least {minimum_gb:g} GB free disk at"
+                                   f" \"{root_dir}\"", expected, evidence={"docker_root_dir": root_dir})
+    result = check_free_disk(minimum_gb, root_dir, spec)
+    result.name = name
+    result.evidence["docker_root_dir"] = root_dir
+    return result
 
 
 def _first_line(exc: Exception) -> str:

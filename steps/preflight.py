@@ -271,6 +271,12 @@ def docker_daemon_reachable(
     evidence.require(run(lambda: net.check_docker_daemon(_docker_url(runbook), minimum), within))
 
 
+@step(within_phrase("the Docker daemon has at least {gb:g} GB free disk for images"))
+def docker_image_space(gb: float, runbook: Runbook, evidence: Evidence, within: float | None = None) -> None:
+    """Free space on the file system of the daemon's DockerRootDir (local socket, or ssh:// DOCKER_HOST)."""
+    evidence.require(run(lambda: net.check_docker_image_space(gb, _docker_url(runbook)), within))
+
+
 @step(within_phrase('port {port:d} on "{host_name}" is open'))
 def port_open(port: int, host_name: str, evidence: Evidence, within: float | None = None) -> None:
     """A TCP connection to host:port is accepted."""

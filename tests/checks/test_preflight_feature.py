@@ -63,6 +63,7 @@ Feature: Preflight
     And the host "local://" has at least 0.1 GB of memory
     And the host "app-host" has at least 0.01 GB free disk at "/"
     And the Docker daemon is reachable at version 1.0 or later
+    And the Docker daemon has at least 0.01 GB free disk for images
     And the DNS name "localhost" resolves
     And port {pg_port} on "127.0.0.1" is open
     And the file "infrastructure/config/production.yaml" exists and is valid YAML

@@ -46,6 +46,22 @@ def test_docker_daemon_reachable_with_its_engine_version(docker_daemon: None) ->
     assert net.check_docker_daemon(minimum="999.0").outcome is Outcome.FAIL
 
 
+def test_free_disk_for_docker_images(docker_daemon: None) -> None:
+    import docker
+
+    client = docker.from_env()
+    root_dir = client.info()["DockerRootDir"]
+    client.close()
+    result = net.check_docker_image_space(0.001)
+    assert result.passed, result.summary()
+    assert result.evidence["docker_root_dir"] == root_dir
+    assert result.evidence["command"] == f"df -Pk {root_dir}"
+    assert net.check_docker_image_space(10**7).outcome is Outcome.FAIL
+    assert net.check_docker_image_space(1, "tcp://127.0.0.1:1", timeout_s=2).outcome is Outcome.INCONCLUSIVE
+    assert net.docker_host_spec("ssh://deploy@docker-host") == "ssh://deploy@docker-host"
+    assert net.docker_host_spec("tcp://10.0.0.5:2376") is None
+
+
 def test_docker_host_variable_is_honoured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
     result = net.check_docker_daemon(timeout_s=3)
