@@ -14,6 +14,7 @@ pytest_plugins = [
     "plugins.environment",
     "plugins.collection",
     "plugins.evidence",
+    "plugins.stack",
     "plugins.redaction",
     "plugins.reporting",
     "plugins.safety",

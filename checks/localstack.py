@@ -98,9 +98,9 @@ class StackConfig:
     def router_url(self) -> str:
         return f"http://{self.router_listen}"
 
-    def dsn(self, role: DbRole) -> str:
+    def dsn(self, role: DbRole, database: str | None = None) -> str:
         password = urllib.parse.quote(role.password, safe="")
-        return f"postgresql://{role.name}:{password}@127.0.0.1:{self.pg_port}/{self.database}"
+        return f"postgresql://{role.name}:{password}@127.0.0.1:{self.pg_port}/{database or self.database}"
 
     @property
     def app_dsn(self) -> str:
@@ -275,15 +275,29 @@ def ensure_postgres(config: StackConfig, log: Log = _say) -> PostgresCluster:
     wanted = _fingerprint(config.database, config.owner, config.app, config.readonly)
     if stamp.is_file() and stamp.read_text() == wanted:
         return cluster
-    owner, app, ro, db = config.owner.name, config.app.name, config.readonly.name, config.database
     for role in (config.owner, config.app, config.readonly):
         cluster.create_role(role.name, role.password)
-    cluster.create_database(db, owner=owner)
+    prepare_database(config, config.database, cluster)
+    stamp.write_text(wanted)
+    return cluster
+
+
+def prepare_database(config: StackConfig, name: str, cluster: PostgresCluster | None = None) -> None:
+    """Create database ``name`` owned by the owner role, with least-privilege grants (idempotent).
+
+    The owner runs the migrations; the app role gets DML on the owner's tables, the read-only role
+    SELECT (seed 000's grants, as default privileges so that tables created later are covered).
+    """
+    if not re.match(r"^[a-z_][a-z0-9_]*$", name):
+        raise CheckError(f"database name {name!r}: use lower-case letters, digits and underscores")
+    cluster = cluster or postgres_cluster(config)
+    owner, app, ro = config.owner.name, config.app.name, config.readonly.name
+    cluster.create_database(name, owner=owner)
     cluster.psql(
-        f'ALTER DATABASE "{db}" OWNER TO "{owner}";'
-        f' REVOKE ALL ON DATABASE "{db}" FROM PUBLIC;'
-        f' GRANT CONNECT, TEMPORARY ON DATABASE "{db}" TO "{app}";'
-        f' GRANT CONNECT ON DATABASE "{db}" TO "{ro}";'
+        f'ALTER DATABASE "{name}" OWNER TO "{owner}";'
+        f' REVOKE ALL ON DATABASE "{name}" FROM PUBLIC;'
+        f' GRANT CONNECT, TEMPORARY ON DATABASE "{name}" TO "{app}";'
+        f' GRANT CONNECT ON DATABASE "{name}" TO "{ro}";'
     )
     cluster.psql(
         "REVOKE CREATE ON SCHEMA public FROM PUBLIC;"
@@ -296,10 +310,14 @@ def ensure_postgres(config: StackConfig, log: Log = _say) -> PostgresCluster:
         f' GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{app}";'
         f' GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{app}";'
         f' GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{ro}";',
-        database=db,
+        database=name,
     )
-    stamp.write_text(wanted)
-    return cluster
+
+
+def drop_database(config: StackConfig, name: str) -> None:
+    if name == config.database:
+        raise CheckError(f"refusing to drop the stack's own database {name!r}")
+    postgres_cluster(config).psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --------------------------------------------------------------------------- Prometheus
@@ -492,14 +510,19 @@ def stack_containers(config: StackConfig, client: Any, *, all_states: bool = Tru
 
 
 def run_migrations(
-    config: StackConfig, version: str, client: Any | None = None, timeout_s: float = 120
+    config: StackConfig,
+    version: str,
+    client: Any | None = None,
+    *,
+    database: str | None = None,
+    timeout_s: float = 120,
 ) -> tuple[int, str]:
     """``migrate`` with the image of ``version`` as the owner role; returns (exit code, redacted output)."""
     client = client or images.docker_client()
     container = client.containers.run(
         images.demo_image(version),
         command=["migrate"],
-        environment={"DATABASE_URL": config.owner_dsn},
+        environment={"DATABASE_URL": config.dsn(config.owner, database)},
         network_mode="host",
         labels={f"{LABEL}.stack": "local", f"{LABEL}.role": "migrate"},
         detach=True,
@@ -517,16 +540,21 @@ def run_migrations(
 
 def up(config: StackConfig | None = None, *, build_images: bool = True, log: Log = _say) -> list[ComponentStatus]:
     """Bring every component up (idempotent); raise CheckError naming what is missing and what to do."""
+    import fcntl
+
     config = config or StackConfig.load()
     problems = [p for p in host_problems() if build_images or "debootstrap" not in p]
     if problems:
         raise CheckError("the local stack cannot run here: " + "; ".join(problems))
-    ensure_dockerd(config, log)
-    ensure_postgres(config, log)
-    ensure_prometheus(config, log)
-    ensure_router(config)
-    if build_images:
-        ensure_images(config, log)
+    config.root.mkdir(parents=True, exist_ok=True)
+    with (config.root / "up.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # pytest-xdist workers may all ask at once
+        ensure_dockerd(config, log)
+        ensure_postgres(config, log)
+        ensure_prometheus(config, log)
+        ensure_router(config)
+        if build_images:
+            ensure_images(config, log)
     return status(config)
 
 
