@@ -153,7 +153,9 @@ class ReleaseGuard:
         self.finished: set[str] = set()
         self.release_done = False
         self.commands_recorded: set[str] = set()
-        self.failure_seen_at: float | None = None
+        self.in_flight: set[str] = set()
+        self.failed_nodeid: str | None = None
+        self.pending_rollback: str | None = None
         self._previous_sigterm: Any = None
         self.notifier = self._notifier()
         if self.is_worker:
@@ -282,6 +284,10 @@ class ReleaseGuard:
         if info.post_rollback:
             self._gate_post_rollback()
             return
+        if self.journal is not None:
+            # written before the halt check: the controller, which writes the halt file before it reads
+            # these, waits for every scenario that may have got past the check (see _roll_back_when_quiet)
+            self.journal.append("scenario_started", nodeid=item.nodeid)
         halt = self.current_halt()
         if halt is not None:
             pytest.skip(halt.reason)
@@ -376,7 +382,6 @@ class ReleaseGuard:
         if report.failed and (report.when in ("setup", "call") or crashed):
             self._record_failure(report, info, crashed)
             if info.critical and not info.post_rollback and self.decision is None:
-                self.failure_seen_at = time.time()
                 inconclusive = (OUTCOME_PROPERTY, Outcome.INCONCLUSIVE.value) in report.user_properties
                 self.on_critical_failure(info, inconclusive, crashed)
         elif report.skipped and report.when == "setup":
@@ -387,7 +392,16 @@ class ReleaseGuard:
             self.post_rollback_ran.append(info.scenario)
         if report.when == "teardown" or crashed:
             self.finished.add(report.nodeid)
+            self.in_flight.discard(report.nodeid)
+            self._roll_back_when_quiet()
             self._check_release_done()
+
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        if self.is_worker or not self.release_run:
+            return
+        info = self.info(nodeid)
+        if info is None or not info.post_rollback:
+            self.in_flight.add(nodeid)
 
     def _record_failure(self, report: pytest.TestReport, info: ItemInfo, crashed: bool) -> None:
         inconclusive = (OUTCOME_PROPERTY, Outcome.INCONCLUSIVE.value) in report.user_properties
@@ -403,6 +417,7 @@ class ReleaseGuard:
             self.journal.append("check_failed", nodeid=info.nodeid, scenario=info.scenario, stage=info.stage,
                                 critical=True, outcome="FAIL", when="crash", message="worker crashed")
         self.stop_the_line(Halt(f"release halted: {cause} {info.scenario}", info.nodeid, info.scenario, "critical"))
+        self.failed_nodeid = info.nodeid
         on_inconclusive = self.runbook.rollback.on_inconclusive if self.runbook else "halt"
         if self.safety.dry_run:
             decision = Decision("none", "dry run: nothing was changed")
@@ -423,7 +438,28 @@ class ReleaseGuard:
         self.decision = decision
         self.journal.append("rollback_decision", action=decision.action, reason=decision.reason)
         if decision.action == "rollback":
-            self.run_rollback(decision.reason)
+            self.pending_rollback = decision.reason
+            self._roll_back_when_quiet()
+
+    def _roll_back_when_quiet(self, *, now: bool = False) -> None:
+        """Run the pending rollback once no other release scenario is running.
+
+        Under xdist, scenarios already running on other workers when the line stopped may still
+        make (and record) changes; the rollback waits for them so that it undoes those too.
+        """
+        if self.pending_rollback is None:
+            return
+        assert self.journal is not None
+        started = {str(e.get("nodeid")) for e in self.journal.events("scenario_started")}
+        busy = (started | self.in_flight) - self.finished - {self.failed_nodeid}
+        if busy and not now:
+            return
+        trigger, self.pending_rollback = self.pending_rollback, None
+        if not self.journal.plan():
+            self.decision = Decision("none", f"{trigger}; nothing to roll back: no stage had changed anything")
+            self.journal.append("rollback_decision", action="none", reason=self.decision.reason)
+            return
+        self.run_rollback(trigger)
 
     def run_rollback(self, trigger: str, *, retry_failed: bool = False) -> None:
         assert self.journal is not None
@@ -460,12 +496,14 @@ class ReleaseGuard:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.is_worker or not self.release_run or self.journal is None:
             return
+        self._roll_back_when_quiet(now=True)
         if self.interrupted and self.decision is None and not self.safety.dry_run:
             self.stop_the_line(Halt("release halted: run interrupted", "", "", "interrupted"))
             if self.no_rollback or (self.runbook is not None and not self.runbook.rollback.enabled):
                 self.decide(Decision("halt", "run interrupted; rollback disabled"))
             else:
                 self.decide(Decision("rollback", "run interrupted"))
+                self._roll_back_when_quiet(now=True)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self._previous_sigterm is not None:
