@@ -92,6 +92,7 @@ class PrometheusServer:
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
+        self.stop()
         raise RuntimeError("prometheus did not become ready")
 
     def stop(self) -> None:
@@ -132,6 +133,7 @@ class NginxServer:
     def start(self, timeout_s: float = 10) -> NginxServer:
         root = self.workdir / "html"
         root.mkdir(parents=True, exist_ok=True)
+        self.workdir.chmod(0o755)  # nginx workers run as nobody when started by root
         (self.workdir / "logs").mkdir(exist_ok=True)
         (root / "index.html").write_text("ok\n")
         (root / "missing-on-purpose").mkdir(exist_ok=True)
@@ -175,7 +177,8 @@ class NginxServer:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError("nginx did not start")
+        self.stop()
+        raise RuntimeError(f"nginx did not start: {(self.workdir / 'logs/error.log').read_text()[-2000:]}")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
