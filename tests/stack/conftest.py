@@ -1,0 +1,52 @@
+"""Fixtures of the local-stack tests: the real stack (plugins/stack.py), demo containers, databases.
+
+The stack is shared by the whole session; each test gets its own database (created with the
+stack's least-privilege grants) and its own containers on ports that the local runbook's deploy
+target does not use (18001/18002 belong to the release feature), removed at the end.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from checks import localstack
+from checks.localstack import StackConfig
+from tests.stack.support import TEST_PREFIX, Demo
+
+
+@pytest.fixture(scope="session")
+def stack(local_stack: StackConfig | None) -> StackConfig:
+    assert local_stack is not None, "runbooks/local.yaml has no stack: section"
+    return local_stack
+
+
+@pytest.fixture(scope="session")
+def docker_client(stack: StackConfig) -> Iterator[Any]:
+    import docker
+
+    client = docker.from_env(timeout=60)
+    for leftover in client.containers.list(all=True, filters={"name": TEST_PREFIX}):
+        leftover.remove(force=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def demo(stack: StackConfig, docker_client: Any) -> Iterator[Demo]:
+    database = f"e2e_{uuid.uuid4().hex[:10]}"
+    localstack.prepare_database(stack, database)
+    helper = Demo(stack, docker_client, database)
+    yield helper
+    helper.stop_all()
+    localstack.drop_database(stack, database)
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=10) as client:
+        yield client
