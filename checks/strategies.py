@@ -176,7 +176,15 @@ def _weights_for(slots: list[Slot], weight: int = 100) -> dict[str, int]:
 
 
 def _colors(target: DockerTarget, service: str) -> dict[str, str]:
-    return {colour: target.colour_slots(service, colour)[0].address for colour in COLOURS}
+    found = {colour: target.colour_slots(service, colour) for colour in COLOURS}
+    return {colour: slots[0].address for colour, slots in found.items() if slots}
+
+
+def _two_colours(target: DockerTarget, service: str, strategy: str) -> None:
+    if not all(target.colour_slots(service, colour) for colour in COLOURS):
+        raise TargetError(f"the {strategy} strategy needs a blue and a green slot for {service} on target"
+                          f" {target.spec.name!r}; for compose, list two or more compose services in"
+                          f" options.services.{service} (first half blue, second half green)")
 
 
 def serving_colour(target: DockerTarget, service: str, router: TrafficRouter) -> str | None:
@@ -321,6 +329,7 @@ def deploy_blue_green(target: Target, service: str, version: str, *, router: Tra
                       router_settings: Mapping[str, Any] | None = None, smoke: Smoke | None = None,
                       **_: Any) -> Deployment:
     container = _container_target(target, "blue-green")
+    _two_colours(container, service, "blue-green")
     record = _new_record(target, service, version, "blue-green", router_settings)
     router = router or NoRouter()
     image = _record_image(target, service, version, record)
@@ -355,6 +364,7 @@ def deploy_canary(target: Target, service: str, version: str, *, router: Traffic
                   router_settings: Mapping[str, Any] | None = None, gate: Gate | None = None,
                   weights: list[int] | tuple[int, ...] = DEFAULT_CANARY_WEIGHTS, **_: Any) -> Deployment:
     container = _container_target(target, "canary")
+    _two_colours(container, service, "canary")
     record = _new_record(target, service, version, "canary", router_settings)
     router = router or NoRouter()
     image = _record_image(target, service, version, record)

@@ -1,0 +1,104 @@
+"""The compose target on a real engine: `up -d --no-deps` per service, blue-green with switch-back, order."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from checks import strategies
+from checks.prober import Prober
+from checks.router import Router
+from checks.runbook import Deploy, Runbook, Service
+from checks.runbook import Router as RouterSpec
+from checks.runbook import Target as TargetSpec
+from checks.targets.base import get_target
+from checks.targets.compose import ComposeTarget, compose_command
+
+WORK = Path("/tmp/releasegate-targets")
+
+
+@pytest.fixture
+def compose_project(demo_images: None, tmp_path: Path) -> Iterator[Path]:
+    try:
+        compose_command()
+    except Exception as exc:
+        pytest.fail(str(exc))
+    folder = WORK / f"compose-{tmp_path.name}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    services = {
+        name: {"image": "releasegate-demo:1.0.0", "network_mode": "host", "environment": {"PORT": str(port)}}
+        for name, port in (("api-blue", 18180), ("api-green", 18181), ("web", 18182))
+    }
+    services["web"]["depends_on"] = ["api-blue"]
+    (folder / "docker-compose.yml").write_text(yaml.safe_dump({"version": "3.8", "services": services}))
+    yield folder
+    target = ComposeTarget(TargetSpec(name="c", kind="compose", options=_options(folder)),
+                           [Service(name="demo-api", base_url="http://127.0.0.1:18180")])
+    target.down()
+    target.close()
+
+
+def _options(folder: Path) -> dict[str, object]:
+    return {"file": str(folder / "docker-compose.yml"), "project": f"rg{folder.name.replace('-', '')}",
+            "state_dir": str(folder / "state"), "health_timeout_s": 30,
+            "services": {"demo-api": [{"name": "api-blue", "port": 18180}, {"name": "api-green", "port": 18181}],
+                         "demo-web": [{"name": "web", "port": 18182}]}}
+
+
+def _services(router_url: str) -> list[Service]:
+    return [Service(name="demo-api", base_url=router_url, image="releasegate-demo", readiness=None),
+            Service(name="demo-web", base_url="http://127.0.0.1:18182", image="releasegate-demo", readiness=None,
+                    depends_on=["demo-api"])]
+
+
+def _version(url: str) -> str:
+    with urllib.request.urlopen(f"{url}/version", timeout=3) as response:
+        return str(json.loads(response.read())["version"])
+
+
+def test_compose_blue_green_and_switch_back_under_the_prober(compose_project: Path, router: Router) -> None:
+    spec = TargetSpec(name="compose", kind="compose", options=_options(compose_project))
+    target = get_target(spec, _services(router.url))
+    assert isinstance(target, ComposeTarget)
+    target.check_reachable()
+    settings = {"kind": "nginx", "root": str(router.root), "listen": router.listen}
+    first = strategies.deploy(target, "demo-api", "1.0.0", "recreate", router=router, router_settings=settings)
+    assert first.passed, first.result.summary()
+    with Prober(f"{router.url}/version", rate_per_s=60) as prober:
+        deployment = strategies.deploy(target, "demo-api", "1.1.0", "blue-green", router=router,
+                                       router_settings=settings)
+        assert deployment.passed, deployment.result.summary()
+        assert _version(router.url) == "1.1.0"
+        back = strategies.rollback(deployment.record)
+    assert back.passed, back.summary()
+    assert _version(router.url) == "1.0.0"
+    assert prober.result.check(min_rate_per_s=50).passed, prober.result.as_dict()
+    override = yaml.safe_load(target.override.read_text())
+    assert override["services"]["api-green"]["image"] == "releasegate-demo:1.1.0"
+    green = target.instance("demo-api", target.colour_slots("demo-api", "green")[0])
+    assert green is not None and green.version == "1.1.0" and green.health == "healthy"
+
+
+def test_services_deploy_in_dependency_order_one_at_a_time(compose_project: Path) -> None:
+    spec = TargetSpec(name="compose", kind="compose", options=_options(compose_project))
+    runbook = Runbook(name="t", services=list(reversed(_services("http://127.0.0.1:18180"))), targets=[spec],
+                      deploy=Deploy(target="compose", strategy="recreate", router=RouterSpec(kind="none")))
+    target = get_target(spec, runbook)
+    assert strategies.deploy_order(runbook) == ["demo-api", "demo-web"]
+    done = strategies.deploy_services(runbook, target, "1.1.0")
+    assert [d.record["service"]["name"] for d in done] == ["demo-api", "demo-web"]
+    assert all(d.passed for d in done), [d.result.summary() for d in done]
+    backend, frontend = done[0].record, done[1].record
+    assert backend["started_at"] + backend["duration_s"] <= frontend["started_at"]  # one at a time
+    assert _version("http://127.0.0.1:18182") == "1.1.0"
+    # a failing backend stops the line before the frontend is touched
+    failed = strategies.deploy_services(runbook, target, "1.1.0-crash")
+    assert len(failed) == 1 and failed[0].result.failed
+    assert _version("http://127.0.0.1:18182") == "1.1.0"

@@ -1,0 +1,50 @@
+"""Every backend in the registry imports lazily, is a Target with the right NAME, and errors are clear."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+from checks import strategies
+from checks.errors import TargetError, UnknownTarget
+from checks.runbook import Service
+from checks.runbook import Target as TargetSpec
+from checks.targets.base import BACKENDS, Target, backend_class, get_target
+
+SERVICES = [Service(name="demo-api", base_url="http://127.0.0.1:18199", image="releasegate-demo:1.0.0")]
+
+
+@pytest.mark.parametrize("kind", sorted(BACKENDS))
+def test_every_backend_resolves_to_a_target_named_like_its_kind(kind: str) -> None:
+    cls = backend_class(kind)
+    assert issubclass(cls, Target) and kind == cls.NAME
+    assert not getattr(cls, "__abstractmethods__", None), f"{cls} leaves abstract methods"
+    target = get_target(TargetSpec(name="t", kind=kind), SERVICES)
+    assert target.image_ref("demo-api", "1.1.0") == "releasegate-demo:1.1.0"
+    module = importlib.import_module(BACKENDS[kind].partition(":")[0])
+    assert module.__doc__ and "Runbook" in module.__doc__  # each backend documents its runbook options
+
+
+def test_backends_are_imported_only_when_used() -> None:
+    code = ("import sys, checks.targets.base as b; assert 'kubernetes' not in sys.modules;"
+            " assert 'checks.targets.kubernetes' not in sys.modules; print('lazy')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "lazy", done.stderr
+
+
+def test_unknown_kind_names_the_known_ones() -> None:
+    with pytest.raises(UnknownTarget, match="kind 'nomad'; use one of: compose, docker, host, kubernetes"):
+        get_target(TargetSpec(name="t", kind="nomad"), SERVICES)
+
+
+def test_unknown_service_and_unsupported_strategy_are_clear() -> None:
+    target = get_target(TargetSpec(name="cluster", kind="kubernetes"), SERVICES)
+    with pytest.raises(TargetError, match="knows no service 'web'"):
+        target.service("web")
+    failed = strategies.deploy(target, "demo-api", "1.1.0", "blue-green")
+    assert failed.result.failed and "needs a container target" in str(failed.result.observed)
+    with pytest.raises(Exception, match="unknown deploy strategy 'big-bang'"):
+        strategies.deploy(target, "demo-api", "1.1.0", "big-bang")
