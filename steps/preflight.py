@@ -14,7 +14,7 @@ from pytest_bdd import given, parsers, step
 
 from checks import envvars, files, host, net, postgres, tools
 from checks.envvars import Variables
-from checks.result import CheckResult
+from checks.result import CheckResult, combine
 from checks.runbook import Runbook
 from plugins.environment import RUNBOOK_KEY
 from plugins.evidence import Evidence
@@ -313,8 +313,6 @@ def file_exists(
 @step(within_phrase('the files "{paths}" exist'))
 def files_exist(paths: str, request: pytest.FixtureRequest, evidence: Evidence, within: float | None = None) -> None:
     """Each file of a comma-separated list exists; those whose name implies a format must parse."""
-    from checks.result import combine
-
     runbook = request.config.stash.get(RUNBOOK_KEY, None)
     names = split_list(paths)
     evidence.require(run(
