@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import pytest
 import yaml
+from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 from checks import secrets
 from checks.confirmations import Confirmation, Confirmations
@@ -189,7 +190,8 @@ class SafetyPlugin:
 
 def all_steps_read_only(item: pytest.Item) -> bool:
     """True when every step of the scenario is implemented by a step function marked ``@read_only``."""
-    template = getattr(getattr(item, "function", None), "__scenario__", None)
+    function = getattr(item, "function", None)
+    template = scenario_wrapper_template_registry.get(function) if function is not None else None
     parent = item.parent
     if template is None or parent is None or not isinstance(parent, pytest.Collector):
         return False

@@ -87,6 +87,11 @@ def check_inconclusive(name, evidence):
     evidence.require(CheckResult.unknown(name, "target unreachable", expected="HTTP 200"))
 
 
+@then(parsers.parse('the fake check "{{name}}" fails showing the variable "{{variable}}"'))
+def check_fails_showing(name, variable, evidence):
+    evidence.require(CheckResult.fail(name, observed=os.environ[variable], expected="something else"))
+
+
 @then("the worker process dies")
 def worker_dies():
     os._exit(17)

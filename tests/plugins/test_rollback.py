@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+
 from conftest import RUNBOOK, Release, feature
 
 RUN = ("features/release.feature", "--env", "local", "-v", "-rs", "-p", "no:cacheprovider")
@@ -100,7 +101,8 @@ def test_inconclusive_rolls_back_when_the_runbook_says_so(release: Callable[...,
 
 def test_a_failing_rollback_action_ends_rollback_failed(release: Callable[..., Release]) -> None:
     text = feature('deploy health" fails').replace(
-        'Given the fake stage "deploy" changes the state', 'Given the fake stage "deploy" changes the state with an undo that fails')
+        'Given the fake stage "deploy" changes the state',
+        'Given the fake stage "deploy" changes the state with an undo that fails')
     project = release(text)
     result = project.pytester.runpytest(*RUN)
     assert result.ret == 11
