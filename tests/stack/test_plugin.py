@@ -1,0 +1,91 @@
+"""plugins/stack.py starts nothing unless a test runs that needs the stack; bad stack settings are one line."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from checks.errors import ConfigError
+from checks.localstack import StackConfig
+from checks.runbook import load_runbook
+
+PORTS = {"pg": 18090, "prometheus": 18091, "router": 18092}
+
+RUNBOOK = """\
+name: local
+services:
+  - name: demo-api
+    base_url: http://127.0.0.1:{router}
+database:
+  dsn: postgresql://demo_app:pw-app-1@127.0.0.1:{pg}/demo
+  admin_dsn: postgresql://demo_owner:pw-owner-1@127.0.0.1:{pg}/demo
+prometheus:
+  url: http://127.0.0.1:{prometheus}
+stack:
+  kind: local
+  root: {root}
+  instance_ports: 18093-18094
+"""
+
+TEST_FILE = """\
+def test_needs_stack(local_stack):
+    assert local_stack is not None
+"""
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def project(rg_project: Callable[..., pytest.Pytester]) -> tuple[pytest.Pytester, Path]:
+    pytester = rg_project()
+    root = pytester.path / "stackroot"
+    runbook = RUNBOOK.format(root=root, **PORTS)
+    (pytester.path / "runbooks").mkdir(exist_ok=True)
+    (pytester.path / "runbooks" / "local.yaml").write_text(runbook)
+    pytester.makepyfile(test_uses_stack=TEST_FILE)
+    return pytester, root
+
+
+@pytest.mark.parametrize("args", [["--collect-only"], ["--help"], ["--dry-run", "-p", "no:cacheprovider"]])
+def test_collect_help_and_dry_run_start_nothing(project: tuple[pytest.Pytester, Path], args: list[str]) -> None:
+    pytester, root = project
+    result = pytester.runpytest_subprocess("test_uses_stack.py", *args)
+    assert result.ret in (0, 5), result.stdout.str() + result.stderr.str()
+    assert not root.exists(), f"{' '.join(args)} created {root}"
+    assert not any(_listening(port) for port in PORTS.values())
+    assert "Traceback (most recent call last)" not in result.stdout.str() + result.stderr.str()
+
+
+def test_stack_settings_come_from_the_runbook(tmp_path: Path) -> None:
+    path = tmp_path / "local.yaml"
+    path.write_text(RUNBOOK.format(root=tmp_path / "s", **PORTS))
+    config = StackConfig.from_runbook(load_runbook(path, {}))
+    assert config.pg_port == PORTS["pg"]
+    assert config.prometheus_url == f"http://127.0.0.1:{PORTS['prometheus']}"
+    assert config.router_listen == f"127.0.0.1:{PORTS['router']}"
+    assert config.instance_ports == (18093, 18094)
+    assert config.app_dsn.startswith("postgresql://demo_app:pw-app-1@")
+    assert "pw-owner-1" not in repr(config)
+
+
+def test_unknown_stack_field_is_one_clear_line(tmp_path: Path) -> None:
+    path = tmp_path / "local.yaml"
+    path.write_text(RUNBOOK.format(root=tmp_path / "s", **PORTS) + "  prometheus_prot: 1\n")
+    with pytest.raises(ConfigError, match=r"stack\.prometheus_prot: unknown field; known: ") as info:
+        StackConfig.from_runbook(load_runbook(path, {}))
+    assert "\n" not in str(info.value)
+
+
+def test_shipped_local_runbook_describes_the_stack() -> None:
+    config = StackConfig.load()
+    assert (config.pg_port, config.prometheus_port, config.router_listen) == (55432, 19090, "127.0.0.1:8080")
+    assert config.instance_ports == tuple(range(18001, 18020))
+    assert config.root == Path(__file__).resolve().parents[2] / ".stack"
+    assert (config.owner.name, config.app.name, config.readonly.name) == ("demo_owner", "demo_app", "demo_readonly")
