@@ -22,9 +22,11 @@ from preflight_servers import Behaviour, Route, RunningServer, serve
 
 from checks.pgcluster import PostgresCluster
 
-WORK_DIR = Path("/tmp/releasegate-preflight")
-PG_SSL_PORT = 56000
-PG_PLAIN_PORT = 56001
+# Under xdist every worker gets its own pair of clusters (ports 56000-56049 belong to this area).
+WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+WORK_DIR = Path("/tmp/releasegate-preflight") / f"w{WORKER}"
+PG_SSL_PORT = 56000 + 2 * WORKER
+PG_PLAIN_PORT = PG_SSL_PORT + 1
 
 
 @pytest.fixture
@@ -204,7 +206,7 @@ def probe_container(docker_daemon: None, tmp_path_factory: pytest.TempPathFactor
         shutil.copy2(shutil.which(program) or f"/usr/bin/{program}", root / "bin" / program)
     tarball = root.parent / "rootfs.tar"
     subprocess.run(["tar", "-C", str(root), "-cf", str(tarball), "."], check=True)
-    image = "releasegate-preflight-probe:test"
+    image = f"releasegate-preflight-probe:w{WORKER}"
     name = f"releasegate-preflight-probe-{os.getpid()}"
     subprocess.run(["docker", "import", "-c", "ENV PATH=/bin", str(tarball), image], capture_output=True, check=True)
     subprocess.run(["docker", "run", "-d", "--rm", "--cpuset-cpus=0", "--name", name, image, "sleep", "600"],

@@ -18,7 +18,7 @@ def test_wrong_password_and_closed_port_fail_without_the_password(pg_clusters: A
     assert wrong.outcome is Outcome.FAIL
     assert "authentication failed" in wrong.detail
     assert "Wrong-Password-42" not in wrong.to_json()
-    closed = postgres.check_connects("postgresql://app:Closed-Port-Pw-9@127.0.0.1:56049/app", timeout_s=2)
+    closed = postgres.check_connects("postgresql://app:Closed-Port-Pw-9@127.0.0.1:56048/app", timeout_s=2)
     assert closed.outcome is Outcome.FAIL and "Closed-Port-Pw-9" not in closed.to_json()
 
 
