@@ -724,6 +724,10 @@ def main(argv: list[str] | None = None) -> int:
             print("local stack down (the Docker engine keeps running)")
             return 0
         if command == "images":
+            problems = [p for p in host_problems() if "nginx" not in p and "prometheus" not in p.lower()]
+            if problems:
+                raise CheckError("cannot build the images here: " + "; ".join(problems))
+            ensure_dockerd(config)
             for outcome in images.build_all(config.image_versions):
                 print(f"{'built ' if outcome.built else 'cached'}  {outcome.image}  {outcome.input_hash[:12]}")
             return 0
