@@ -309,3 +309,67 @@ def _metric(timing: Timing, **fields: Any) -> Metric:
 
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One SLO measurement as a step phrase asks for it; unset fields come from the runbook's slo section.
+
+    ``condition`` judges the value; for a comparison, ``tolerance`` with ``baseline_version``
+    (the previous version's live figures) or ``recorded`` (the runbook's slo.baseline figure).
+    ``hold`` says whether the phrase asks that the value *stays* so (measured for a duration)
+    or *is* so (measured once).
+    """
+
+    kind: str
+    service: str | None = None
+    version: str | None = None
+    condition: Condition | None = None
+    quantile: float | None = None
+    hold: bool = True
+    duration_s: float | None = None
+    interval_s: float | None = None
+    failure_limit: int | None = None
+    initial_delay_s: float | None = None
+    consecutive_successes: int | None = None
+    dry_run: bool = False
+    tolerance: float | None = None
+    baseline_version: str | None = None
+    recorded: bool = False
+
+
+def metric_for(runbook: Runbook, ask: Ask) -> Metric:
+    """The Metric a phrase asks for, with the runbook's label names, window and limits."""
+    slo = runbook.slo
+    schema = Schema.from_runbook(runbook.prometheus)
+    quantile = ask.quantile if ask.quantile is not None else slo.latency_quantile
+    timing = Timing.from_slo(slo).with_(
+        interval_s=ask.interval_s,
+        failure_limit=ask.failure_limit,
+        initial_delay_s=ask.initial_delay_s,
+        consecutive_successes=ask.consecutive_successes,
+        dry_run=ask.dry_run or None,
+    )
+    if ask.duration_s is not None:
+        timing = replace(timing, duration_s=ask.duration_s, count=None)
+    elif ask.hold or ask.consecutive_successes is not None:
+        timing = replace(timing, duration_s=slo.window_s, count=None)
+    else:
+        timing = replace(timing, count=1, duration_s=None)
+    if ask.tolerance is not None:
+        version = ask.version or runbook.version_to
+        if not version:
+            raise ConfigError("a comparison needs the new version: name it in the step or set release.version")
+        recorded = None
+        if ask.recorded:
+            if ask.kind not in slo.baseline:
+                known = ", ".join(sorted(slo.baseline)) or "none"
+                raise ConfigError(f"slo.baseline has no recorded {ask.kind!r} figure (recorded: {known});"
+                                  f" add slo.baseline.{ask.kind} to the runbook")
+            recorded = slo.baseline[ask.kind]
+        return compare(ask.kind, schema, ask.service, version=version, tolerance=ask.tolerance,
+                       baseline_version=ask.baseline_version, recorded=recorded,
+                       min_delta=slo.baseline_min_delta.get(ask.kind), window_s=slo.window_s, quantile=quantile,
+                       timing=timing)
+    return builtin(ask.kind, schema, ask.service, success=ask.condition, version=ask.version,
+                   window_s=slo.window_s, quantile=quantile, timing=timing)
