@@ -27,6 +27,7 @@ Feature: Release
 
   @preflight @manual
   Scenario: Team notified
+    Given a person has confirmed this item
 
   @deploy @critical
   Scenario: deploy the new version

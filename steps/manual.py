@@ -1,0 +1,20 @@
+"""Steps of @manual checklist items: they pass only with a recorded confirmation (who and when)."""
+
+from __future__ import annotations
+
+from pytest_bdd import given, then
+
+from checks.confirmations import Confirmation
+from checks.result import CheckResult
+from plugins.evidence import Evidence
+from plugins.safety import read_only
+
+
+@read_only
+@given("a person has confirmed this item")
+@then("a person has confirmed this item")
+def person_confirmed(manual_confirmation: Confirmation | None, evidence: Evidence) -> None:
+    evidence.require(CheckResult.judge(
+        "manual confirmation", manual_confirmation is not None,
+        manual_confirmation.describe() if manual_confirmation else "no confirmation recorded",
+        "a confirmation with who and when (--confirmations FILE or --confirm \"ITEM=NAME\")"))
