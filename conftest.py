@@ -20,5 +20,6 @@ pytest_plugins = [
     "plugins.safety",
     "plugins.rollback",
     "plugins.signoff",
+    "plugins.targets",
     *sorted(f"steps.{m.name}" for m in pkgutil.iter_modules(steps.__path__) if not m.name.startswith("_")),
 ]

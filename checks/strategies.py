@@ -94,16 +94,19 @@ class Deployment:
 def router_settings(spec: RouterSpec, service: Service, services: int = 1) -> dict[str, Any]:
     """Where the router of ``service`` keeps its config and listens (JSON-serializable)."""
     per_service = spec.options.get("services", {}).get(service.name, {})
-    listen = per_service.get("listen") or spec.options.get("listen")
+    listen = per_service.get("listen") or (spec.options.get("listen") if services == 1 else None)
     if not listen:
         url = spec.url if spec.url and services == 1 else service.base_url
         parts = urlsplit(url)
         listen = f"{parts.hostname}:{parts.port or 80}"
-    root = per_service.get("root") or spec.options.get("root")
-    if root is None:
-        from checks.router import DEFAULT_ROOT
+    from checks.router import DEFAULT_ROOT, REPO_ROOT
 
-        root = str(DEFAULT_ROOT if services == 1 else DEFAULT_ROOT / service.name)
+    root = per_service.get("root") or spec.options.get("root") or spec.options.get("config_dir")
+    if root is None:
+        root = DEFAULT_ROOT
+    root = Path(str(root)) if Path(str(root)).is_absolute() else REPO_ROOT / str(root)
+    if services > 1 and not per_service.get("root"):
+        root = root / service.name  # one nginx per service, each with its own config folder
     return {"kind": spec.kind, "listen": str(listen), "root": str(root)}
 
 
@@ -327,7 +330,8 @@ def _roll(target: DockerTarget, service: str, slots: list[Slot], version: str, r
 
 def deploy_blue_green(target: Target, service: str, version: str, *, router: TrafficRouter | None = None,
                       router_settings: Mapping[str, Any] | None = None, smoke: Smoke | None = None,
-                      **_: Any) -> Deployment:
+                      switch: bool = True, **_: Any) -> Deployment:
+    """Start the standby colour, gate it; switch the router to it unless ``switch`` is False ("staged")."""
     container = _container_target(target, "blue-green")
     _two_colours(container, service, "blue-green")
     record = _new_record(target, service, version, "blue-green", router_settings)
@@ -350,9 +354,35 @@ def deploy_blue_green(target: Target, service: str, version: str, *, router: Tra
         for slot in standby_slots:
             target_stop(container, service, slot, record)
         return _finish(record, "failed", verdict)
+    if not switch:
+        return _finish(record, "staged", verdict)
     record["switch_s"] = _set_weights(router, container, service, _weights_for(standby_slots), record,
                                       f"switch to {standby}")
     return _finish(record, "deployed", verdict)
+
+
+def switch_traffic(record: dict[str, Any], router: TrafficRouter | None = None) -> CheckResult:
+    """Send all traffic to the colour a staged blue-green deployment started (idempotent)."""
+    target = _container_target(_target_from_record(record), "blue-green")
+    service, colour, version = record["service"]["name"], record.get("colour"), record.get("version")
+    name = f"switch {service} to {colour} ({version})"
+    router = router or make_router(record.get("router") or {"kind": "none"})
+    try:
+        if not colour:
+            return CheckResult.fail(name, "the deployment record names no colour", "a staged blue-green record")
+        slots = target.colour_slots(service, colour)
+        health = combine(f"{service} {colour} healthy", [target.instance_health(service, s, version) for s in slots])
+        if not health.passed:
+            return CheckResult.fail(name, f"{colour} is not healthy: {health.detail}", f"{version} serving",
+                                    evidence=health.evidence)
+        took = _set_weights(router, target, service, _weights_for(slots), record, f"switch to {colour}")
+        record.update(switch_s=took, outcome="deployed")
+        return CheckResult.ok(name, f"{version} serving from {colour} (switch {took:.2f}s)", f"{version} serving",
+                              evidence={"switch_s": took})
+    except ReleaseGateError as exc:
+        return CheckResult.fail(name, secrets.redact(str(exc)), f"{version} serving")
+    finally:
+        target.close()
 
 
 def target_stop(target: DockerTarget, service: str, slot: Slot, record: dict[str, Any]) -> None:

@@ -1,0 +1,87 @@
+"""The deploy steps in a feature file, run by pytest-bdd against real Docker and a real nginx router."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from checks import strategies
+from checks.router import Router
+from checks.targets.docker import DockerTarget
+
+FEATURE = """\
+Feature: blue-green release of the demo
+  @deploy
+  Scenario: start the standby colour, switch, switch back
+    Given the image for the release exists
+    When the new version is started on the standby colour
+    Then "demo-api" serves version "1.0.0"
+    When the traffic is switched to the new version
+    Then no request failed during the switch
+    And "demo-api" serves version "1.1.0"
+    And every service serves the release version
+    And all containers are running and healthy
+    And the process "demo_service" runs as the user "appuser" on the host "green"
+    And port {green_port} is listening on the host "green"
+    When the traffic is switched back to the previous version
+    Then no request failed during the rollback
+    And "demo-api" serves version "1.0.0"
+"""
+
+CANARY = """\
+Feature: canary without analysis data
+  @deploy
+  Scenario: the gate cannot judge, so the canary goes back to weight 0
+    When the canary advances through 5, 25, 50, 100 percent
+"""
+
+
+def _runbook(target: DockerTarget, router: Router) -> str:
+    green = target.colour_slots("demo-api", "green")[0]
+    return json.dumps({
+        "name": "local",
+        "release": {"version": "1.1.0", "previous_version": "1.0.0"},
+        "services": [{"name": "demo-api", "base_url": router.url, "image": "releasegate-demo", "readiness": None}],
+        "targets": [{"name": "docker", "kind": "docker", "options": target.options},
+                    {"name": "green", "kind": "host", "url": f"docker://{green.name}"}],
+        "deploy": {"target": "docker", "strategy": "blue-green",
+                   "router": {"kind": "nginx", "url": router.url,
+                              "options": {"root": str(router.root), "listen": router.listen}}},
+    })
+
+
+def test_blue_green_feature_switches_and_switches_back(
+    rg_project: Callable[..., pytest.Pytester], docker_target: Callable[..., DockerTarget], router: Router
+) -> None:
+    target = docker_target()
+    settings = {"kind": "nginx", "root": str(router.root), "listen": router.listen}
+    assert strategies.deploy(target, "demo-api", "1.0.0", "recreate", router=router, router_settings=settings).passed
+    green_port = target.colour_slots("demo-api", "green")[0].port
+    pytester = rg_project(runbooks={"local": _runbook(target, router)},
+                          features={"bluegreen": FEATURE.replace("{green_port}", str(green_port))})
+    result = pytester.runpytest("features/bluegreen.feature", "--env", "local", "-v",
+                                "--junitxml", "junit.xml")
+    result.assert_outcomes(passed=1)
+    junit = Path(pytester.path / "junit.xml").read_text()
+    assert "no request failed during the switch: PASS" in junit
+    journal = next((pytester.path / "reports" / "journal").glob("*.jsonl")).read_text()
+    assert "checks.strategies:rollback_blue_green" in journal
+
+
+def test_canary_without_analysis_data_goes_back_to_weight_zero(
+    rg_project: Callable[..., pytest.Pytester], docker_target: Callable[..., DockerTarget], router: Router
+) -> None:
+    target = docker_target()
+    settings = {"kind": "nginx", "root": str(router.root), "listen": router.listen}
+    assert strategies.deploy(target, "demo-api", "1.0.0", "recreate", router=router, router_settings=settings).passed
+    pytester = rg_project(runbooks={"local": _runbook(target, router)}, features={"canary": CANARY})
+    result = pytester.runpytest("features/canary.feature", "--env", "local", "-v")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*canary demo-api 1.1.0 through 5, 25, 50, 100%: INCONCLUSIVE*"])
+    assert "Traceback" not in result.stdout.str()
+    assert target.serving_version("demo-api") == "1.0.0"
+    live = {a for a, w in router.weights().items() if w > 0}
+    assert live == {target.colour_slots("demo-api", "blue")[0].address}
