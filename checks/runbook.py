@@ -89,6 +89,13 @@ class Migrations(_Model):
     path: str | None = None
     container: str | None = None
     timeout_s: float = Field(default=300, gt=0)
+    command: list[str] | None = Field(
+        default=None, description="run: container: the upgrade command (default: python -m alembic upgrade head)"
+    )
+    downgrade_command: list[str] | None = Field(
+        default=None, description="run: container: the downgrade command; {revision} is replaced"
+    )
+    lock_timeout_s: float = Field(default=10, gt=0, description="lock_timeout of every migration session")
 
 
 class Backup(_Model):
@@ -106,6 +113,11 @@ class Database(_Model):
     migrations: Migrations = Field(default_factory=Migrations)
     backup: Backup = Field(default_factory=Backup)
     rollback_policy: Literal["app-only", "downgrade", "restore", "freeze"] = "app-only"
+    restore_data_loss: Literal["report", "refuse"] = Field(
+        default="report", description="restore policy: rows written after the backup are saved and reported, or"
+        " the restore is refused"
+    )
+    schema_name: str = Field(default="public", description="schema the least-privilege checks try to create in")
 
     @field_validator("dsn", "admin_dsn")
     @classmethod
