@@ -4,6 +4,10 @@ Only a test that requests ``local_stack`` (directly or through another fixture) 
 so ``--collect-only``, ``--help`` and collection errors never touch Docker, PostgreSQL, Prometheus
 or nginx. Under ``--dry-run`` the fixture only reports what runs and starts nothing.
 
+When the selected runbook has a ``stack:`` section, every scenario of a .feature file requests
+the fixture (first), so ``pytest features/release.feature --env local`` brings the stack up
+before the first step runs; the suite's own tests request it explicitly.
+
 The fixture's value is a ``checks.localstack.StackConfig`` (URLs, DSNs, ports, the router), or
 None when the runbook has no ``stack:`` section: that environment is not ours to start.
 """
@@ -16,8 +20,20 @@ from checks import secrets
 from checks.errors import CheckError, ConfigError
 from checks.localstack import StackConfig, status, up
 from checks.runbook import Runbook
+from plugins.environment import RUNBOOK_KEY
 
 KINDS = ("local",)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    runbook = config.stash.get(RUNBOOK_KEY, None)
+    if runbook is None or not runbook.stack:
+        return
+    for item in items:
+        names = getattr(item, "fixturenames", None)
+        if item.path.suffix == ".feature" and isinstance(names, list) and "local_stack" not in names:
+            names.insert(0, "local_stack")
 
 
 @pytest.fixture(scope="session")

@@ -63,6 +63,37 @@ def test_collect_help_and_dry_run_start_nothing(project: tuple[pytest.Pytester, 
     assert "Traceback (most recent call last)" not in result.stdout.str() + result.stderr.str()
 
 
+FEATURE = """\
+Feature: stack
+  @preflight
+  Scenario: look around
+    Given nothing happens
+"""
+
+STEPS = """\
+from pytest_bdd import given
+
+@given("nothing happens")
+def _nothing():
+    pass
+"""
+
+
+def test_feature_scenarios_request_the_stack_and_dry_run_only_reports(
+    rg_project: Callable[..., pytest.Pytester],
+) -> None:
+    pytester = rg_project(features={"stack": FEATURE}, steps=STEPS)
+    root = pytester.path / "stackroot"
+    (pytester.path / "runbooks").mkdir(exist_ok=True)
+    (pytester.path / "runbooks" / "local.yaml").write_text(RUNBOOK.format(root=root, **PORTS))
+    result = pytester.runpytest_subprocess("features/stack.feature", "--env", "local", "--dry-run", "-s")
+    output = result.stdout.str()
+    assert "local-stack: dry run, not started:" in output, output
+    assert "MISSING  postgresql" in output
+    assert not root.exists()
+    assert not any(_listening(port) for port in PORTS.values())
+
+
 def test_stack_settings_come_from_the_runbook(tmp_path: Path) -> None:
     path = tmp_path / "local.yaml"
     path.write_text(RUNBOOK.format(root=tmp_path / "s", **PORTS))
