@@ -251,6 +251,12 @@ class Rollback(_Model):
     commands: list[RollbackCommand] = Field(default_factory=list)
 
 
+class HostCommand(_Model):
+    run: str = Field(description="shell command (bash -c) run on this machine from the project folder")
+    timeout_s: float = Field(default=300, gt=0)
+    cwd: str | None = Field(default=None, description="folder to run in, relative to the project")
+
+
 class Notifications(_Model):
     webhook_url: str | None = None
     timeout_s: float = Field(default=3, gt=0)
@@ -278,6 +284,17 @@ class Runbook(_Model):
     rollback: Rollback = Field(default_factory=Rollback)
     notifications: Notifications = Field(default_factory=Notifications)
     confirmations_file: str | None = None
+    commands: dict[str, HostCommand] = Field(
+        default_factory=dict,
+        description="named host commands: 'the command \"NAME\" succeeds' runs commands[NAME].run, else NAME itself",
+    )
+
+    @field_validator("commands", mode="before")
+    @classmethod
+    def _command_strings(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: {"run": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
 
     @model_validator(mode="after")
     def _references(self) -> Runbook:
