@@ -1,0 +1,112 @@
+"""Operations steps: host commands, team notifications, monitoring in place.
+
+- ``the command "NAME" succeeds``: NAME is a checklist's command (``make validate-all``,
+  ``alembic current``); the runbook's ``commands:`` says what it runs in this environment, else
+  it runs as written (``bash -c`` from the project folder).
+- ``the team is notified in "#channel"``: a message through ``notifications.webhook_url``; the
+  check passes when the webhook accepted it.
+- Monitoring: alert rules loaded in the runbook's Prometheus, every instance of a service
+  scraped, a metric reported. Every phrase but the notification may end with " within N seconds".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from pytest_bdd import parsers, step
+
+from checks import announce, commands, monitoring
+from checks.prometheus import PrometheusClient
+from checks.result import CheckResult
+from checks.runbook import Runbook
+from plugins.collection import scenario_location
+from plugins.evidence import Evidence
+from plugins.safety import read_only
+from steps._phrases import project_root, run, split_list, within_phrase
+
+
+@step(within_phrase('the command "{name}" succeeds'))
+def command_succeeds(name: str, runbook: Runbook, evidence: Evidence, within: float | None = None) -> None:
+    """The command (runbook commands.NAME, else NAME as written) exits 0; output tail in the evidence."""
+    command = commands.resolve(name, runbook, project_root(runbook))
+    evidence.require(run(lambda: commands.check_succeeds(command), within))
+
+
+@step(within_phrase('the command "{name}" prints "{text}"'))
+def command_prints(name: str, text: str, runbook: Runbook, evidence: Evidence, within: float | None = None) -> None:
+    """The command exits 0 and its output contains the text (e.g. an alembic revision)."""
+    command = commands.resolve(name, runbook, project_root(runbook))
+    evidence.require(run(lambda: commands.check_output_contains(command, text), within))
+
+
+def _scenario(request: pytest.FixtureRequest) -> str:
+    location = scenario_location(request.node)
+    return location[2] if location else request.node.name
+
+
+def _notify(channel: str, message: str | None, runbook: Runbook, evidence: Evidence,
+            request: pytest.FixtureRequest) -> None:
+    version = runbook.version_to or "?"
+    text = message or f"{runbook.name}: release {version}: {_scenario(request)}"
+    settings = runbook.notifications
+    evidence.require(announce.notify(settings.webhook_url, channel, text, timeout_s=settings.timeout_s,
+                                     retries=settings.retries))
+
+
+@step(parsers.parse('the team is notified in "{channel}"'))
+def team_notified(channel: str, runbook: Runbook, evidence: Evidence, request: pytest.FixtureRequest) -> None:
+    """A message naming the release and the scenario reaches the channel (notifications.webhook_url)."""
+    _notify(channel, None, runbook, evidence, request)
+
+
+@step(parsers.parse('the team is notified in "{channel}" that "{message}"'))
+def team_notified_that(channel: str, message: str, runbook: Runbook, evidence: Evidence,
+                       request: pytest.FixtureRequest) -> None:
+    """This message reaches the channel through notifications.webhook_url."""
+    _notify(channel, message, runbook, evidence, request)
+
+
+def _prometheus(runbook: Runbook, check: str, evidence: Evidence,
+                make: Callable[[PrometheusClient], CheckResult], within: float | None) -> None:
+    if runbook.prometheus is None:
+        evidence.require(CheckResult.unknown(check, f"runbook {runbook.name!r} has no prometheus section",
+                                             "a Prometheus to ask (prometheus.url)"))
+        return
+    settings = runbook.prometheus
+    with PrometheusClient(settings.url, settings.timeout_s) as client:
+        evidence.require(run(lambda: make(client), within))
+
+
+@step(within_phrase('the alert rules "{names}" are loaded'))
+@read_only
+def alert_rules_loaded(names: str, runbook: Runbook, evidence: Evidence, within: float | None = None) -> None:
+    """Each alerting rule of a comma-separated list is loaded in the runbook's Prometheus."""
+    wanted = split_list(names)
+    _prometheus(runbook, "alert rules loaded", evidence, lambda c: monitoring.alert_rules_loaded(c, wanted), within)
+
+
+@step(within_phrase('the alert rule "{name}" is loaded'))
+@read_only
+def alert_rule_loaded(name: str, runbook: Runbook, evidence: Evidence, within: float | None = None) -> None:
+    """The alerting rule is loaded in the runbook's Prometheus."""
+    _prometheus(runbook, f"alert rule {name}", evidence, lambda c: monitoring.alert_rules_loaded(c, [name]), within)
+
+
+@step(within_phrase('Prometheus scrapes "{service}"'))
+@read_only
+def prometheus_scrapes(service: str, runbook: Runbook, evidence: Evidence, within: float | None = None) -> None:
+    """At least one scrape target has the service's label (prometheus.service_label) and every one is up."""
+    label = runbook.prometheus.service_label if runbook.prometheus else "service"
+    _prometheus(runbook, f"Prometheus scrapes {service}", evidence,
+                lambda c: monitoring.service_scraped(c, service, label), within)
+
+
+@step(within_phrase('the metric "{metric}" of "{service}" is reported'))
+@read_only
+def metric_reported(metric: str, service: str, runbook: Runbook, evidence: Evidence,
+                    within: float | None = None) -> None:
+    """Prometheus holds at least one series of the metric for the service."""
+    label = runbook.prometheus.service_label if runbook.prometheus else "service"
+    _prometheus(runbook, f"{metric} of {service}", evidence,
+                lambda c: monitoring.metric_reported(c, metric, service, label), within)
