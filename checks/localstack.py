@@ -201,10 +201,10 @@ class ComponentStatus:
 # --------------------------------------------------------------------------- host
 
 
-def host_problems() -> list[str]:
+def host_problems(debian_marker: Path = Path("/etc/debian_version")) -> list[str]:
     """What keeps this machine from running the stack, each with what to do; empty when fine."""
     problems: list[str] = []
-    if not Path("/etc/debian_version").is_file():
+    if not debian_marker.is_file():
         problems.append("not a Debian system: the local stack uses Debian's docker.io, postgresql, prometheus, nginx")
     if os.geteuid() != 0:
         problems.append("not root: the local stack starts dockerd and builds images with debootstrap; run as root")
@@ -214,7 +214,7 @@ def host_problems() -> list[str]:
         "debootstrap": "debootstrap",
     }
     for binary, package in needs.items():
-        if shutil.which(binary) is None and not Path(f"/usr/sbin/{binary}").is_file():
+        if shutil.which(binary, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") is None:
             problems.append(f"{binary} not found: apt-get install {package} (scripts/setup does)")
     if not Path(PROMETHEUS).is_file():
         problems.append(f"{PROMETHEUS} not found: apt-get install prometheus (scripts/setup does)")

@@ -16,6 +16,7 @@ import pytest
 
 from checks import localstack
 from checks.localstack import StackConfig
+from checks.router import Router
 from tests.stack.support import TEST_PREFIX, Demo
 
 
@@ -50,3 +51,13 @@ def demo(stack: StackConfig, docker_client: Any) -> Iterator[Demo]:
 def http() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=10) as client:
         yield client
+
+
+@pytest.fixture
+def router(stack: StackConfig) -> Iterator[Router]:
+    """The stack's router; its weights and colours are put back as they were after the test."""
+    shared = localstack.router(stack)
+    weights, colors = shared.weights(), shared.colors()
+    yield shared
+    if weights:
+        shared.set_weights(weights, colors=colors)

@@ -12,6 +12,7 @@ import pytest
 
 from checks import images, localstack
 from checks.localstack import StackConfig
+from checks.router import Router
 from tests.stack.support import Demo, prometheus_query, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -96,9 +97,8 @@ def test_least_privilege_roles(stack: StackConfig, demo: Demo) -> None:
 
 
 def test_release_and_rollback_through_the_router_lose_nothing(
-    stack: StackConfig, demo: Demo, http: httpx.Client
+    stack: StackConfig, demo: Demo, http: httpx.Client, router: Router
 ) -> None:
-    router = localstack.router(stack)
     base = stack.router_url
 
     # 1.0.0 serves from blue, on a database at revision 0002.
