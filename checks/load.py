@@ -141,6 +141,7 @@ class LoadRun:
         self.python = python
         self.processes: list[subprocess.Popen[bytes]] = []
         self.started_at = 0.0
+        self.stopped_reason: str | None = None
 
     @property
     def planned_s(self) -> float:
@@ -151,8 +152,11 @@ class LoadRun:
         profile_file = self.out_dir / "profile.json"
         stages_file = self.out_dir / "stages.json"
         stages_file.unlink(missing_ok=True)
+        self.started_file.unlink(missing_ok=True)
         data = self.profile.model_dump(mode="json")
-        data |= {"host": self.host, "stages_out": str(stages_file)}
+        self.stop_file.unlink(missing_ok=True)
+        data |= {"host": self.host, "stages_out": str(stages_file), "started_out": str(self.started_file),
+                 "stop_file": str(self.stop_file)}
         profile_file.write_text(json.dumps(data, indent=2))
         env = dict(os.environ)
         env[PROFILE_ENV] = str(profile_file)
@@ -184,11 +188,35 @@ class LoadRun:
             self.processes.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
                                                    cwd=str(REPO_ROOT), start_new_session=True))
 
+    @property
+    def started_file(self) -> Path:
+        return self.out_dir / "started.json"
+
+    @property
+    def stop_file(self) -> Path:
+        return self.out_dir / "stop-requested"
+
+    def request_stop(self, reason: str) -> None:
+        """Ask the run to end now, keeping its statistics (the locustfile checks every half second)."""
+        self.stop_file.write_text(reason)
+        self.stopped_reason = reason
+
+    def wait_started(self, timeout_s: float = STARTUP_ALLOWANCE_S, poll_s: float = 0.1) -> bool:
+        """Wait until the first stage has begun (all workers connected); False if the run ended or never began."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.started_file.is_file():
+                return True
+            if not self.running():
+                return False
+            time.sleep(poll_s)
+        return False
+
     def running(self) -> bool:
         return bool(self.processes) and self.processes[0].poll() is None
 
     def stop(self) -> None:
-        """Stop every process of the run (master first: it tells the workers to quit)."""
+        """Kill what is left of the run (after ``wait``, or when it must end without statistics)."""
         for process in self.processes:
             if process.poll() is None:
                 _signal(process, signal.SIGTERM)
@@ -203,6 +231,8 @@ class LoadRun:
     def wait(self, timeout_s: float | None = None) -> LoadResult:
         limit = timeout_s if timeout_s is not None else self.planned_s + STARTUP_ALLOWANCE_S
         deadline = self.started_at + limit
+        if self.stopped_reason is not None:
+            deadline = min(deadline, time.monotonic() + 15)
         timed_out = False
         master = self.processes[0]
         try:
@@ -239,6 +269,7 @@ class LoadRun:
         data = json.loads(files["stages_json"].read_text())
         records = [StageRecord.from_dict(s) for s in data.get("stages", [])]
         aborted = data.get("aborted")
+        stopped = data.get("stopped")
         thresholds = self.profile.thresholds.model_dump()
         stages = [stage_figures(r) for r in records]
         problems = []
@@ -246,16 +277,20 @@ class LoadRun:
             figures["breaches"] = breaches(figures, thresholds)
             problems.extend(figures["breaches"])
         if aborted:
-            problems.insert(0, f"aborted at {aborted['at_s']}s: {aborted['reason']}")
-        evidence |= {"stages": stages, "aborted": aborted, "thresholds": thresholds, "totals": _totals(files)}
+            problems = [f"aborted at {aborted['at_s']}s: {aborted['reason']}"] + [
+                p for p in problems if p not in aborted["reason"]
+            ]
+        evidence |= {"stages": stages, "aborted": aborted, "stopped": stopped, "thresholds": thresholds,
+                     "totals": _totals(files)}
         observed = "; ".join(_stage_text(f) for f in stages) or "no stage ran"
         if not stages:
             check = CheckResult.unknown(self.name, "no stage ran", expected=expected, elapsed_s=elapsed,
                                         evidence=evidence)
         else:
-            if len(stages) < len(self.profile.stages) and not aborted:
+            if len(stages) < len(self.profile.stages) and not aborted and not stopped:
                 problems.append(f"only {len(stages)} of {len(self.profile.stages)} stages ran")
-            check = CheckResult.judge(self.name, not problems, observed, expected, detail="; ".join(problems),
+            detail = "; ".join(problems + ([f"stopped early: {stopped}"] if stopped else []))
+            check = CheckResult.judge(self.name, not problems, observed, expected, detail=detail,
                                       elapsed_s=elapsed, evidence=evidence)
         return LoadResult(check, self.out_dir, files, stages, aborted, exit_code)
 

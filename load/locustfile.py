@@ -87,6 +87,7 @@ class StageWatch:
         self.environment = environment
         self.records: list[StageRecord] = []
         self.aborted: dict[str, Any] | None = None
+        self.stopped: str | None = None
         self.started = time.monotonic()
         self.current = -1
         self._start_snapshot: dict[str, Any] = {}
@@ -103,8 +104,15 @@ class StageWatch:
         }
 
     def run(self) -> None:
+        stop_file = Path(PROFILE["stop_file"]) if PROFILE.get("stop_file") else None
         while True:
             gevent.sleep(CHECK_EVERY_S)
+            if stop_file is not None and stop_file.is_file():
+                self.stopped = stop_file.read_text().strip() or "stop requested"
+                self.step(final=True)
+                if self.environment.runner is not None:
+                    self.environment.runner.quit()
+                return
             self.step()
             if self.current >= len(STAGES) or self.aborted:
                 return
@@ -163,7 +171,7 @@ class StageWatch:
         out = PROFILE.get("stages_out")
         if not out:
             return
-        data = {"stages": [r.as_dict() for r in self.records], "aborted": self.aborted}
+        data = {"stages": [r.as_dict() for r in self.records], "aborted": self.aborted, "stopped": self.stopped}
         Path(out).write_text(json.dumps(data, indent=2))
         self.written = True
 
@@ -178,6 +186,9 @@ def _start_watch(environment: Environment, **_: Any) -> None:
         return
     _watch = StageWatch(environment)
     gevent.spawn(_watch.run)
+    started_out = PROFILE.get("started_out")
+    if started_out:
+        Path(started_out).write_text(json.dumps({"started_at": time.time()}))
 
 
 @events.test_stop.add_listener

@@ -69,16 +69,22 @@ def slo_under_load(ask: slo.Ask, load: str, runbook: Runbook, evidence: Evidence
                    pytestconfig: pytest.Config) -> LoadResult:
     """Measure an SLO while the load profile runs; the analysis spans the load unless the phrase gives a duration."""
     run = _start(runbook, load, pytestconfig, evidence)
+    started = run.wait_started()
     scrape = runbook.prometheus.scrape_interval_s if runbook.prometheus else 1.0
     # the first measurement needs two scrapes of the load's traffic inside the query window
-    delay = ask.initial_delay_s if ask.initial_delay_s is not None else max(runbook.slo.initial_delay_s, 3 * scrape + 2)
+    delay = ask.initial_delay_s if ask.initial_delay_s is not None else max(runbook.slo.initial_delay_s, 3 * scrape + 1)
     duration = ask.duration_s if ask.duration_s is not None else max(0.0, run.planned_s - delay)
+    if not started:
+        result = run.wait()
+        _record(result, evidence)
+        evidence.require(CheckResult.unknown(ask.kind, f"the load did not start: {result.check.detail}"))
     analysis: CheckResult | None = None
     try:
         analysis = measure(runbook, replace(ask, initial_delay_s=delay, duration_s=duration), ask.kind)
     finally:
         if analysis is None or not analysis.passed:
-            run.stop()  # the analysis has its verdict: more load on a failing service proves nothing
+            # the analysis has its verdict: more load on a failing service proves nothing
+            run.request_stop(f"the analysis ended {analysis.outcome.value if analysis else 'with an error'}")
         result = run.wait()
         _record(result, evidence)
     evidence.require(analysis)
