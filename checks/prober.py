@@ -5,7 +5,7 @@
     result = prober.result          # sent, failed, failure samples, versions seen
     check = prober.result.check("no request failed during the switch")
 
-Requests are paced by a few worker threads (so one slow answer does not stall the rate) and
+Requests are paced by worker threads (enough that answers as slow as the timeout keep the rate) and
 each opens a new connection: a request counts as failed when the connection is refused or
 reset, it times out, or the answer is not 2xx. The prober is bounded: it stops by itself after
 ``max_duration_s`` and keeps at most ``max_samples`` failure samples.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import threading
 import time
 from collections import Counter
@@ -61,7 +62,7 @@ class ProbeResult:
 
 
 class Prober:
-    def __init__(self, url: str, rate_per_s: float = 50, *, timeout_s: float = 2.0, workers: int = 4,
+    def __init__(self, url: str, rate_per_s: float = 50, *, timeout_s: float = 2.0, workers: int | None = None,
                  max_duration_s: float = 600, max_samples: int = 20, version_field: str = "version") -> None:
         if rate_per_s <= 0:
             raise ValueError("rate_per_s must be above 0")
@@ -75,7 +76,8 @@ class Prober:
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self.rate_per_s = rate_per_s
         self.timeout_s = timeout_s
-        self.workers = max(1, workers)
+        # enough workers that answers as slow as the timeout still leave the rate intact
+        self.workers = max(1, workers if workers is not None else min(200, math.ceil(rate_per_s * timeout_s) + 2))
         self.max_duration_s = max_duration_s
         self.max_samples = max_samples
         self.version_field = version_field
