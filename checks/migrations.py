@@ -130,9 +130,12 @@ def _script_directory(settings: MigrationSettings) -> Any:
     with _alembic_ini(settings) as ini:
         config = Config(str(ini))
         try:
-            return ScriptDirectory.from_config(config)
+            script = ScriptDirectory.from_config(config)
+            script.get_heads()  # imports every revision: a broken script fails here, with its name
+            return script
         except Exception as exc:
-            raise dbconn.DatabaseError(f"alembic scripts in {settings.path}: {dbconn.reason(exc)}") from None
+            raise dbconn.DatabaseError(
+                f"broken migration scripts in {settings.path}: {type(exc).__name__}: {dbconn.reason(exc)}") from None
 
 
 def sql_files(settings: MigrationSettings) -> list[tuple[str, Path]]:
@@ -280,12 +283,15 @@ def apply_migrations(dsn: str, settings: MigrationSettings, *,
     name = "migrations applied to head"
     where = dbconn.redacted(dsn)
     database = dbconn.database_name_safe(dsn)
+    before: str | None = None
     try:
         before = current_version(dsn, settings.tool, step=step)
         target = heads(settings)
     except dbconn.DatabaseError as exc:
-        run = MigrationRun("FAIL", None, None, error=str(exc))
-        return CheckResult.fail(name, "not run", "at head", detail=str(exc), evidence={"dsn": where}), run
+        text = str(exc) if str(exc).startswith(f"{step}:") else f"{step}: database {database!r} ({where}): {exc}"
+        run = MigrationRun("FAIL", before, before, error=text, left_at_previous=True)
+        return CheckResult.fail(name, "not run", "at head", detail=text,
+                                evidence={"dsn": where, "revision": before}), run
     started = time.monotonic()
     error = ""
     output: dict[str, str] = {}
