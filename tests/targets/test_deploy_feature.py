@@ -85,3 +85,37 @@ def test_canary_without_analysis_data_goes_back_to_weight_zero(
     assert target.serving_version("demo-api") == "1.0.0"
     live = {a for a, w in router.weights().items() if w > 0}
     assert live == {target.colour_slots("demo-api", "blue")[0].address}
+
+
+RELEASE = """\
+Feature: release with a critical smoke check
+  @deploy
+  Scenario: deploy
+    When the release is deployed with the blue-green strategy
+    Then "demo-api" serves version "1.1.0"
+
+  @smoke @critical
+  Scenario: smoke
+    Then "demo-api" serves version "1.1.1"
+
+  @post-rollback
+  Scenario: after the rollback
+    Then "demo-api" serves version "1.0.0"
+    And all containers are running and healthy
+"""
+
+
+def test_a_critical_failure_rolls_the_blue_green_deployment_back_through_the_journal(
+    rg_project: Callable[..., pytest.Pytester], docker_target: Callable[..., DockerTarget], router: Router
+) -> None:
+    target = docker_target()
+    settings = {"kind": "nginx", "root": str(router.root), "listen": router.listen}
+    assert strategies.deploy(target, "demo-api", "1.0.0", "recreate", router=router, router_settings=settings).passed
+    pytester = rg_project(runbooks={"local": _runbook(target, router)}, features={"release": RELEASE})
+    result = pytester.runpytest("features/release.feature", "--env", "local", "-v")
+    result.assert_outcomes(passed=2, failed=1)
+    assert target.serving_version("demo-api") == "1.0.0"
+    events = [json.loads(line) for line in
+              next((pytester.path / "reports" / "journal").glob("*.jsonl")).read_text().splitlines()]
+    done = [e for e in events if e["event"] == "rollback_action_done"]
+    assert [(e["action"], e["outcome"]) for e in done] == [("checks.strategies:rollback_blue_green", "PASS")]
