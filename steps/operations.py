@@ -6,7 +6,8 @@
 - ``the team is notified in "#channel"``: a message through ``notifications.webhook_url``; the
   check passes when the webhook accepted it.
 - Monitoring: alert rules loaded in the runbook's Prometheus, every instance of a service
-  scraped, a metric reported. Every phrase but the notification may end with " within N seconds".
+  scraped, a metric reported; memory and CPU of a service's containers (docker stats).
+  Every phrase but the notification may end with " within N seconds".
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from collections.abc import Callable
 import pytest
 from pytest_bdd import parsers, step
 
-from checks import announce, commands, monitoring
+from checks import announce, commands, monitoring, resources
 from checks.prometheus import PrometheusClient
 from checks.result import CheckResult
 from checks.runbook import Runbook
+from checks.targets.base import Target
 from plugins.collection import scenario_location
 from plugins.evidence import Evidence
 from plugins.safety import read_only
@@ -110,3 +112,19 @@ def metric_reported(metric: str, service: str, runbook: Runbook, evidence: Evide
     label = runbook.prometheus.service_label if runbook.prometheus else "service"
     _prometheus(runbook, f"{metric} of {service}", evidence,
                 lambda c: monitoring.metric_reported(c, metric, service, label), within)
+
+
+@step(within_phrase('every container of "{service}" uses less than {mb:g} MB of memory'))
+@read_only
+def memory_below(service: str, mb: float, deploy_target: Target, evidence: Evidence,
+                 within: float | None = None) -> None:
+    """docker stats: every running container of the service uses less memory than this (page cache excluded)."""
+    evidence.require(run(lambda: resources.check_usage(deploy_target, service, "memory_mb", mb, " MB"), within))
+
+
+@step(within_phrase('every container of "{service}" uses less than {percent:g}% CPU'))
+@read_only
+def cpu_below(service: str, percent: float, deploy_target: Target, evidence: Evidence,
+              within: float | None = None) -> None:
+    """docker stats: every running container of the service uses less CPU than this (% of one core)."""
+    evidence.require(run(lambda: resources.check_usage(deploy_target, service, "cpu_percent", percent, "%"), within))
