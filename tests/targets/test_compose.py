@@ -13,6 +13,7 @@ import yaml
 
 from checks import strategies
 from checks.prober import Prober
+from checks.result import CheckResult
 from checks.router import Router
 from checks.runbook import Deploy, Runbook, Service
 from checks.runbook import Router as RouterSpec
@@ -34,7 +35,8 @@ def compose_project(demo_images: None, tmp_path: Path) -> Iterator[Path]:
     folder.mkdir(parents=True)
     services = {
         name: {"image": "releasegate-demo:1.0.0", "network_mode": "host", "environment": {"PORT": str(port)}}
-        for name, port in (("api-blue", 18180), ("api-green", 18181), ("web", 18182))
+        for name, port in (("api-blue", 18180), ("api-green", 18181), ("web", 18182), ("pair-b1", 18183),
+                           ("pair-b2", 18184), ("pair-g1", 18185), ("pair-g2", 18186))
     }
     services["web"]["depends_on"] = ["api-blue"]
     (folder / "docker-compose.yml").write_text(yaml.safe_dump({"version": "3.8", "services": services}))
@@ -49,7 +51,9 @@ def _options(folder: Path) -> dict[str, object]:
     return {"file": str(folder / "docker-compose.yml"), "project": f"rg{folder.name.replace('-', '')}",
             "state_dir": str(folder / "state"), "health_timeout_s": 30,
             "services": {"demo-api": [{"name": "api-blue", "port": 18180}, {"name": "api-green", "port": 18181}],
-                         "demo-web": [{"name": "web", "port": 18182}]}}
+                         "demo-web": [{"name": "web", "port": 18182}],
+                         "demo-pair": [{"name": f"pair-{n}", "port": p} for n, p in
+                                       (("b1", 18183), ("b2", 18184), ("g1", 18185), ("g2", 18186))]}}
 
 
 def _services(router_url: str) -> list[Service]:
@@ -102,3 +106,29 @@ def test_services_deploy_in_dependency_order_one_at_a_time(compose_project: Path
     failed = strategies.deploy_services(runbook, target, "1.1.0-crash")
     assert len(failed) == 1 and failed[0].result.failed
     assert _version("http://127.0.0.1:18182") == "1.1.0"
+
+
+def test_compose_rolling_two_instances_and_canary_abort_under_the_prober(compose_project: Path,
+                                                                         router: Router) -> None:
+    spec = TargetSpec(name="compose", kind="compose", options=_options(compose_project))
+    pair = Service(name="demo-pair", base_url=router.url, image="releasegate-demo", readiness=None, instances=2)
+    target = get_target(spec, [pair])
+    assert isinstance(target, ComposeTarget)
+    settings = {"kind": "nginx", "root": str(router.root), "listen": router.listen}
+    assert strategies.deploy(target, "demo-pair", "1.0.0", "recreate", router=router, router_settings=settings).passed
+    with Prober(f"{router.url}/version", rate_per_s=60) as prober:
+        rolled = strategies.deploy(target, "demo-pair", "1.1.0", "rolling", router=router, router_settings=settings)
+        assert rolled.passed, rolled.result.summary()
+        assert [s["slot"] for s in rolled.record["steps"] if s["step"] == "replaced"] == [0, 1]
+
+        def gate(weight: int) -> CheckResult:
+            return CheckResult.fail("canary analysis", "error rate 0.2", "<= 0.05")
+
+        canary = strategies.deploy(target, "demo-pair", "1.1.0-errors", "canary", router=router,
+                                   router_settings=settings, gate=gate)
+    assert canary.result.failed and canary.record["outcome"] == "aborted"
+    assert [s["step"] for s in canary.record["steps"] if s["step"].startswith("canary")] == [
+        "canary 5%", "canary weight 0"]
+    assert _version(router.url) == "1.1.0"
+    assert {i.version for i in target.instances("demo-pair")} == {"1.1.0"}  # canary container removed
+    assert prober.result.check(min_rate_per_s=50).passed, prober.result.as_dict()
