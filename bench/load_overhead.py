@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Does our load stage cost request rate? Ours vs plain `locust --headless` vs wrk, on a static nginx endpoint.
+
+    python bench/load_overhead.py [--seconds 10] [--users 10]
+
+Prints requests/s for: plain locust (one process), our stage with workers 0 (one process),
+1 worker (master + 1 worker process) and 2 workers, and wrk (the ceiling) when installed.
+The rate of every Locust run is num_requests / (last request - start) of the "Aggregated" line
+of Locust's JSON statistics, so ramp-up and shutdown count the same way for every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from checks.load import LoadRun  # noqa: E402
+from checks.runbook import LoadProfile  # noqa: E402
+from tests.slo_support.servers import NginxServer  # noqa: E402
+
+
+def rate(stats_json: Path) -> tuple[float, int]:
+    entries = json.loads(stats_json.read_text())
+    requests = sum(e["num_requests"] for e in entries)
+    start = min(e["start_time"] for e in entries)
+    last = max(e["last_request_timestamp"] for e in entries if e["last_request_timestamp"])
+    return requests / (last - start), requests
+
+
+def plain_locust(url: str, seconds: float, users: int, out: Path) -> tuple[float, int]:
+    out.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "plain_locustfile.py"), "--headless",
+         "-u", str(users), "-r", str(users * 10), "-t", f"{int(seconds)}s", "--host", url, "--only-summary",
+         "--json-file", str(out / "stats"), "--exit-code-on-error", "0", "--loglevel", "WARNING"],
+        check=True, capture_output=True,
+    )
+    return rate(out / "stats.json")
+
+
+def our_stage(url: str, seconds: float, users: int, workers: int, out: Path) -> tuple[float, int, str]:
+    profile = LoadProfile.model_validate({
+        "endpoints": [{"path": "/", "name": "GET /"}],
+        "stages": [{"duration_s": seconds, "users": users, "spawn_rate": users * 10}],
+        "thresholds": {"failure_ratio_max": 0.01, "grace_s": 1},
+        "workers": workers,
+        "user_class": "fast",
+    })
+    result = LoadRun(profile, url, out, name="bench").start().wait()
+    rps, requests = rate(result.files["stats_json"])
+    return rps, requests, result.check.outcome.value
+
+
+def wrk(url: str, seconds: float, connections: int) -> float | None:
+    if shutil.which("wrk") is None:
+        return None
+    out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{int(seconds)}s", url + "/"],
+                         check=True, capture_output=True, text=True).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    return float(match.group(1)) if match else None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--users", type=int, default=10)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-load-", dir="/tmp"))
+    work.chmod(0o755)  # nginx workers (nobody) must reach the files
+    nginx = NginxServer(work / "nginx", worker_processes=1).start()
+    try:
+        print(f"target: {nginx.url}/ (nginx, 1 worker process), {args.users} users, {args.seconds:g}s per run,"
+              f" machine: {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores")
+        plain, plain_n = plain_locust(nginx.url, args.seconds, args.users, work / "plain")
+        print(f"plain locust --headless (1 process)      {plain:10.0f} requests/s  ({plain_n} requests)")
+        rows = {}
+        for workers in (0, 1, 2):
+            time.sleep(1)
+            rps, n, outcome = our_stage(nginx.url, args.seconds, args.users, workers, work / f"ours-{workers}")
+            rows[workers] = rps
+            label = {0: "our stage, workers: 0 (1 process)", 1: "our stage, workers: 1 (master + 1)",
+                     2: "our stage, workers: 2 (master + 2)"}[workers]
+            print(f"{label:40} {rps:10.0f} requests/s  ({n} requests, verdict {outcome})")
+        ceiling = wrk(nginx.url, min(args.seconds, 5), 50)
+        if ceiling is not None:
+            print(f"{'wrk -t2 -c50 (ceiling)':40} {ceiling:10.0f} requests/s")
+        print(f"workers 1 / plain: {rows[1] / plain:.2f}   workers 0 / plain: {rows[0] / plain:.2f}"
+              f"   workers 2 / workers 1: {rows[2] / rows[1]:.2f}")
+    finally:
+        nginx.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
