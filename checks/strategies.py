@@ -257,10 +257,16 @@ def _record_image(target: Target, service: str, version: str, record: dict[str, 
 # --- strategies ---------------------------------------------------------------------------------
 
 def deploy_recreate(target: Target, service: str, version: str, *, router: TrafficRouter | None = None,
-                    router_settings: Mapping[str, Any] | None = None, **_: Any) -> Deployment:
+                    router_settings: Mapping[str, Any] | None = None, strategy_type: str = "Recreate",
+                    **_: Any) -> Deployment:
     record = _new_record(target, service, version, "recreate", router_settings)
     if not isinstance(target, DockerTarget):
-        done = target.deploy(service, version)
+        from checks.targets.kubernetes import KubernetesTarget
+
+        if isinstance(target, KubernetesTarget):  # the Deployment's own strategy does the work
+            done = target.deploy(service, version, strategy_type=strategy_type)
+        else:
+            done = target.deploy(service, version)
         record.update(previous_version=done.previous_version, previous_image=done.previous_image,
                       image_digest=done.image_digest, details=done.details)
         _step(record, "target deploy", outcome=done.outcome)
@@ -286,7 +292,8 @@ def deploy_recreate(target: Target, service: str, version: str, *, router: Traff
 def deploy_rolling(target: Target, service: str, version: str, *, router: TrafficRouter | None = None,
                    router_settings: Mapping[str, Any] | None = None, **_: Any) -> Deployment:
     if not isinstance(target, DockerTarget):
-        deployment = deploy_recreate(target, service, version, router=router, router_settings=router_settings)
+        deployment = deploy_recreate(target, service, version, router=router, router_settings=router_settings,
+                                     strategy_type="RollingUpdate")
         deployment.record.update(strategy="rolling", undo="checks.strategies:rollback_rolling")
         return deployment
     record = _new_record(target, service, version, "rolling", router_settings)

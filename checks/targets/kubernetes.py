@@ -281,13 +281,23 @@ class KubernetesTarget(Target):
             time.sleep(interval)
 
     # --- the Target interface ----------------------------------------------------------------
-    def deploy(self, service: str, version: str) -> DeploymentRecord:
+    def deploy(self, service: str, version: str, *, strategy_type: str | None = None) -> DeploymentRecord:
+        """Apply the manifest with the new image and wait for the rollout.
+
+        ``strategy_type`` "Recreate" or "RollingUpdate" overrides the manifest's ``spec.strategy``.
+        """
         before = self.get_deployment(service)
         record = DeploymentRecord(self.spec.name, self.NAME, service, "apply", version=version,
                                   previous_version=image_tag(_image(before)) if before else None,
                                   image=self.image_ref(service, version), previous_image=_image(before))
         record.details["previous_revision"] = (before or {}).get("metadata", {}).get("annotations", {}).get(REVISION)
-        applied = self.apply(self.manifest(service, version))
+        manifest = self.manifest(service, version)
+        if strategy_type == "Recreate":
+            manifest["spec"]["strategy"] = {"type": "Recreate", "rollingUpdate": None}
+        elif strategy_type is not None:
+            manifest["spec"]["strategy"] = {"type": strategy_type}
+        record.details["strategy_type"] = manifest["spec"].get("strategy", {}).get("type", "RollingUpdate")
+        applied = self.apply(manifest)
         record.details["generation"] = applied["metadata"].get("generation")
         result = self.wait_rollout(service)
         record.details["rollout"] = result.as_dict()

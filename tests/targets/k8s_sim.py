@@ -182,7 +182,15 @@ class Cluster:
         old = [rs for rs in owned if rs is not new_rs]
         desired = int(spec.get("replicas", 1))
         self._mark_ready(now)
-        if now - self._last_step.get(key, 0.0) >= self.step_s:
+        recreate = spec.get("strategy", {}).get("type") == "Recreate"
+        if recreate and now - self._last_step.get(key, 0.0) >= self.step_s:
+            self._last_step[key] = now
+            for rs in old:  # Recreate: every old pod goes first, then the new ones come up together
+                if rs["spec"]["replicas"] > 0:
+                    self._scale(rs, 0)
+            if not any(self._pods_of(rs) for rs in old) and new_rs["spec"]["replicas"] != desired:
+                self._scale(new_rs, desired)
+        elif now - self._last_step.get(key, 0.0) >= self.step_s:
             self._last_step[key] = now
             new_ready = self._ready_count(new_rs)
             old_ready = sum(self._ready_count(rs) for rs in old)

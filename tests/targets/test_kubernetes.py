@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 import yaml
 from k8s_sim import SimulatedCluster
 
+from checks import strategies
 from checks.errors import TargetUnreachable
 from checks.runbook import Service
 from checks.runbook import Target as TargetSpec
@@ -136,3 +138,26 @@ def test_unreachable_api_and_missing_kubeconfig_are_clear_errors(tmp_path: Path,
     with pytest.raises(TargetUnreachable, match="credentials") as raised:
         make_target(wrong).check_reachable()
     assert "wrong-token-1234" not in str(raised.value)
+
+
+def test_strategies_on_kubernetes_use_the_deployment_strategy_and_undo_from_a_journal_record(
+    kubeconfig: Path, k8s_sim: SimulatedCluster
+) -> None:
+    target = make_target(kubeconfig)
+    first = strategies.deploy(target, "demo-api", "1.0.0", "recreate")
+    assert first.passed, first.result.summary()
+    dep = target.get_deployment("demo-api")
+    assert dep is not None and dep["spec"]["strategy"]["type"] == "Recreate"
+    assert "rollingUpdate" not in dep["spec"]["strategy"]
+
+    rolled = strategies.deploy(target, "demo-api", "1.1.0", "rolling")
+    assert rolled.passed, rolled.result.summary()
+    dep = target.get_deployment("demo-api")
+    assert dep is not None and dep["spec"]["strategy"]["type"] == "RollingUpdate"
+    record = json.loads(json.dumps(rolled.record))  # as the journal keeps it
+    assert (record["previous_version"], record["undo"]) == ("1.0.0", "checks.strategies:rollback_rolling")
+
+    undone = strategies.rollback(record)
+    assert undone.passed, undone.summary()
+    assert target.serving_version("demo-api") == "1.0.0"
+    assert strategies.rollback(record).passed  # already at 1.0.0: nothing to do
