@@ -65,7 +65,7 @@ def test_metric_for_uses_the_runbook_labels_window_and_defaults() -> None:
     assert metric.interval_s == 5 and metric.planned == 7
     recorded = read("comparison", 'the p95 latency of version "1.1.0" is within 10% of the recorded baseline')
     assert recorded is not None
-    with pytest.raises(ConfigError, match="slo.baseline has no recorded 'latency' figure"):
+    with pytest.raises(ConfigError, match=r"slo\.baseline has no recorded 'latency' figure"):
         slo.metric_for(runbook(), recorded)
 
 
