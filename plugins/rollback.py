@@ -164,7 +164,9 @@ class ReleaseGuard:
             if run_id is not None:
                 self.journal = Journal.open(journal_dir(config), str(run_id))
             return
-        self.release_run = self.rollback_only or runs_features(config)
+        inspecting = bool(config.option.collectonly or config.option.help
+                          or getattr(config.option, "list_steps", False))
+        self.release_run = self.rollback_only or (runs_features(config) and not inspecting)
         if not self.release_run:
             return
         if self.rollback_only:

@@ -191,3 +191,11 @@ def test_worker_killed_during_a_critical_scenario_counts_as_a_critical_failure(
     assert project.state() == {}
     assert "worker crashed" in project.signoff()
 
+
+
+def test_collect_only_is_not_a_release(release: Callable[..., Release]) -> None:
+    project = release()
+    result = project.pytester.runpytest("features/release.feature", "--env", "local", "--collect-only", "-q")
+    assert result.ret == 0
+    assert not (project.root / "reports" / "journal").exists()
+    assert not (project.root / "reports" / "signoff.md").exists()
