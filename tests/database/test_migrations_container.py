@@ -1,0 +1,86 @@
+"""Migrations run inside the service's container (seed 002: docker exec ... migrate), real Docker engine.
+
+Uses the demo images that scripts/setup builds (releasegate-demo:1.0.0, 1.1.0, 1.1.0-badmigration);
+the container shares the host network, so it reaches the test cluster on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from database_helpers import PASSWORD, Db
+
+from checks import migrations
+from checks.migrations import MigrationSettings
+
+IMAGES = ("releasegate-demo:1.0.0", "releasegate-demo:1.1.0", "releasegate-demo:1.1.0-badmigration")
+MIGRATE = ["python", "-m", "demo_service", "migrate"]
+
+
+def _docker_ok() -> bool:
+    return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
+
+
+@pytest.fixture(scope="module")
+def demo_images() -> None:
+    if shutil.which("docker") is None:
+        pytest.fail("the docker CLI is missing: scripts/setup installs Debian's docker.io")
+    if not _docker_ok():
+        with open("/tmp/dockerd.log", "ab") as log:
+            subprocess.Popen(["dockerd"], stdout=log, stderr=log, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while not _docker_ok():
+            if time.monotonic() > deadline:
+                pytest.fail("dockerd did not come up within 60s; see /tmp/dockerd.log")
+            time.sleep(1)
+    if subprocess.run(["docker", "image", "inspect", *IMAGES], capture_output=True, timeout=30).returncode:
+        pytest.skip(f"demo images missing ({', '.join(IMAGES)}): scripts/setup builds them (checks.images.build_all)")
+
+
+@pytest.fixture
+def container(demo_images: None, db: Db) -> Iterator[Callable[[str], str]]:
+    """Start a demo container (sleeping) whose DATABASE_URL is the test database; removed afterwards."""
+    started: list[str] = []
+
+    def start(image: str) -> str:
+        name = f"rg-database-{secrets.token_hex(4)}"
+        env = dict(os.environ, DATABASE_URL=db.dsn)  # passed by name: the password stays off the command line
+        subprocess.run(["docker", "run", "-d", "--rm", "--name", name, "--network", "host", "-e", "DATABASE_URL",
+                        "--entrypoint", "sleep", image, "600"], env=env, check=True, capture_output=True, timeout=60)
+        started.append(name)
+        return name
+
+    yield start
+    for name in started:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60)
+
+
+def test_migrations_in_the_container_and_a_bad_build_left_at_the_previous_revision(
+        db: Db, container: Callable[[str], str]) -> None:
+    def settings(image: str) -> MigrationSettings:
+        return MigrationSettings(run="container", container=container(image), command=MIGRATE)
+
+    result, run = migrations.apply_migrations(db.dsn, settings("releasegate-demo:1.0.0"))
+    assert result.passed, result.summary()
+    assert run.revision_after == "0002" and "unknown" in result.evidence["head"]
+
+    result, run = migrations.apply_migrations(db.dsn, settings("releasegate-demo:1.1.0-badmigration"))
+    assert result.failed and 'column "owner_id" does not exist' in result.detail
+    assert run.left_at_previous is True and migrations.current_version(db.dsn, "alembic") == "0002"
+    assert "still at revision 0002" in result.detail and PASSWORD not in result.summary()
+
+    result, run = migrations.apply_migrations(db.dsn, settings("releasegate-demo:1.1.0"))
+    assert result.passed and run.revision_after == "0003"
+
+
+def test_container_that_does_not_exist_is_a_clear_failure(db: Db, demo_images: None) -> None:
+    settings = MigrationSettings(run="container", container="rg-database-no-such-container", command=MIGRATE)
+    result, run = migrations.apply_migrations(db.dsn, settings)
+    assert result.failed and "No such container" in result.detail and db.name in result.detail
+    assert run.left_at_previous is True
