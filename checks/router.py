@@ -145,10 +145,12 @@ class Router:
         """Start nginx with this router's config (idempotent)."""
         if shutil.which(self.nginx) is None and not Path(self.nginx).is_file():
             raise CheckError(f"{self.nginx} not found: install Debian's nginx package (scripts/setup does)")
-        self._write_main_conf()
+        changed = self._write_main_conf()
         if not self.upstreams_conf.is_file():
             self._write_upstreams({PLACEHOLDER: 100}, {})
         if self.running():
+            if changed:  # written by an older releasegate: take the new main config gracefully
+                self.reload()
             return
         self._test_config()
         result = subprocess.run(
@@ -235,12 +237,14 @@ class Router:
 
     # ------------------------------------------------------------------ files
 
-    def _write_main_conf(self) -> None:
+    def _write_main_conf(self) -> bool:
         (self.root / "tmp").mkdir(parents=True, exist_ok=True)
         user = "user nobody nogroup;" if os.geteuid() == 0 else ""
         text = MAIN_CONF.format(root=self.root, listen=self.listen, user=user)
-        if not self.conf.is_file() or self.conf.read_text() != text:
-            self.conf.write_text(text)
+        if self.conf.is_file() and self.conf.read_text() == text:
+            return False
+        self.conf.write_text(text)
+        return True
 
     def _write_upstreams(self, weights: dict[str, int], colors: dict[str, str]) -> None:
         generation = self._generation_on_disk() + 1
