@@ -1,0 +1,27 @@
+Feature: OntologyDownload - canary deployment (seed 003, canary section)
+  Gradually shift traffic to the new version (5% -> 25% -> 50% -> 100%); between steps the SLO
+  analysis of the runbook (success rate at least 99.5%, error rate below 1%) gates the next step,
+  and a failed gate sets the canary's weight to 0 and rolls back.
+  Runbook: runbooks/seed-003-ontology-download.yaml (slo: the canary-config.yml thresholds).
+
+  @preflight @critical
+  Scenario: Canary - the current version is healthy before the canary starts
+    Given the image for the release exists
+    Then "ontology-download" answers GET "/health" with status 200
+    And Prometheus scrapes "ontology-download"
+
+  @deploy @critical
+  Scenario: Canary - start and progression 5% -> 25% -> 50% -> 100%
+    When the canary advances through 5, 25, 50, 100 percent
+    Then "ontology-download" serves version "1.1.0" within 30 seconds
+    And no request failed during the canary
+
+  @slo @critical
+  Scenario: Canary - success threshold 99.5% and error rate threshold 1%
+    Then the success rate of "ontology-download" stays at least 99.5% for 20 seconds
+    And the error rate of "ontology-download" stays below 1% for 20 seconds
+
+  @post-rollback @critical
+  Scenario: Canary - rollback leaves the previous version serving all traffic
+    Then "ontology-download" serves version "1.0.0" within 60 seconds
+    And "ontology-download" answers GET "/health" with status 200
