@@ -72,9 +72,10 @@ class Target(ABC):
 
     NAME: ClassVar[str]
 
-    def __init__(self, spec: TargetSpec, services: list[Service]) -> None:
+    def __init__(self, spec: TargetSpec, services: list[Service], *, health_timeout_s: float = 60) -> None:
         self.spec = spec
         self.services = {s.name: s for s in services}
+        self.default_health_timeout_s = health_timeout_s  # runbook deploy.health_timeout_s
 
     @property
     def options(self) -> dict[str, Any]:
@@ -154,9 +155,10 @@ def backend_class(kind: str) -> type[Target]:
 
 def get_target(spec: TargetSpec, runbook: Runbook | list[Service]) -> Target:
     """Build the target a runbook names (connections are made when first used)."""
-    services = runbook if isinstance(runbook, list) else runbook.services
     cls = backend_class(spec.kind)
-    return cls(spec, services)
+    if isinstance(runbook, list):
+        return cls(spec, runbook)
+    return cls(spec, runbook.services, health_timeout_s=runbook.deploy.health_timeout_s)
 
 
 def describe_error(exc: BaseException) -> str:

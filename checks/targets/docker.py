@@ -161,7 +161,7 @@ class DockerTarget(Target):
 
     @property
     def health_timeout_s(self) -> float:
-        return float(self.options.get("health_timeout_s", 60))
+        return float(self.options.get("health_timeout_s", self.default_health_timeout_s))
 
     # --- slots and instances -----------------------------------------------------------------
     def slots(self, service: str) -> list[Slot]:

@@ -260,7 +260,8 @@ class KubernetesTarget(Target):
         return self.pods(f"{selector},{HASH}={template_hash}" if selector else f"{HASH}={template_hash}")
 
     def wait_rollout(self, service: str, timeout_s: float | None = None) -> CheckResult:
-        timeout = float(timeout_s if timeout_s is not None else self.options.get("timeout_s", 300))
+        default = max(300.0, self.default_health_timeout_s)
+        timeout = float(timeout_s if timeout_s is not None else self.options.get("timeout_s", default))
         interval = float(self.options.get("poll_s", 0.5))
         started = time.monotonic()
         attempts = 0
