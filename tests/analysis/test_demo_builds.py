@@ -1,0 +1,131 @@
+"""The real demo builds: 1.1.0-errors fails the error-rate analysis, 1.1.0-slow the latency one.
+
+Containers of the local stack's images (releasegate-demo:<version>, built by scripts/local-stack)
+run on ports 19241-19243 with a database of their own in the stack's PostgreSQL; a Prometheus of
+this test scrapes them every second while a thread sends them traffic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from checks import localstack, slo
+from checks.analysis import Condition, Metric, analyse
+from checks.prometheus import PrometheusClient
+from checks.result import CheckResult, Outcome
+from tests.slo_support.servers import PrometheusServer
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+BUILDS = {"1.0.0": 19241, "1.1.0-errors": 19242, "1.1.0-slow": 19243}
+DATABASE = "slo_e2e"
+SCHEMA = slo.Schema()
+
+
+@pytest.fixture(scope="module")
+def demo_builds() -> Iterator[PrometheusServer]:
+    config = localstack.StackConfig.load()
+    localstack.ensure_dockerd(config)
+    localstack.ensure_postgres(config)
+    client = localstack.images.docker_client()
+    missing = [v for v in BUILDS if not client.images.list(name=localstack.images.demo_image(v))]
+    if missing:
+        localstack.ensure_images(config)
+    localstack.prepare_database(config, DATABASE)
+    code, output = localstack.run_migrations(config, "1.1.0", database=DATABASE)
+    assert code == 0, output
+    containers: list[Any] = []
+    stop = threading.Event()
+    workdir = Path(tempfile.mkdtemp(prefix="demo-prometheus-", dir="/tmp"))
+    prometheus = PrometheusServer(workdir, {"demo-api": [f"127.0.0.1:{p}" for p in BUILDS.values()]})
+    try:
+        for version, port in BUILDS.items():
+            for old in client.containers.list(all=True, filters={"name": f"releasegate-slo-e2e-{port}"}):
+                old.remove(force=True)
+            containers.append(client.containers.run(
+                localstack.images.demo_image(version),
+                name=f"releasegate-slo-e2e-{port}",
+                environment={"PORT": str(port), "DATABASE_URL": config.dsn(config.app, DATABASE)},
+                network_mode="host",
+                labels={"org.releasegate.role": "slo-e2e"},
+                detach=True,
+            ))
+        for port in BUILDS.values():
+            _wait_ready(f"http://127.0.0.1:{port}/health")
+        traffic = [threading.Thread(target=_traffic, args=(port, stop), daemon=True) for port in BUILDS.values()]
+        for thread in traffic:
+            thread.start()
+        prometheus.start()
+        for version in BUILDS:
+            prometheus.wait_for_series(f'sum(rate(http_requests_total{{version="{version}"}}[5s])) > 0', 60)
+        yield prometheus
+    finally:
+        stop.set()
+        prometheus.stop()
+        for container in containers:
+            container.remove(force=True)
+        shutil.rmtree(workdir, ignore_errors=True)
+        localstack.drop_database(config, DATABASE)
+
+
+def _wait_ready(url: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=3).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{url} did not answer within {timeout_s}s")
+
+
+def _traffic(port: int, stop: threading.Event) -> None:
+    """About 10 requests a second on the items API (the slow build answers one every 1.7 s per thread)."""
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        while not stop.is_set():
+            with contextlib.suppress(httpx.HTTPError):
+                client.get("/api/items")
+            stop.wait(0.1)
+
+
+def _run(prometheus: PrometheusServer, metric: Metric) -> CheckResult:
+    with PrometheusClient(prometheus.url, 2) as client:
+        return analyse(client, [metric], query_timeout_s=2)
+
+
+QUICK = slo.Timing(interval_s=1, count=3)
+
+
+def test_errors_build_fails_the_error_rate_analysis_and_the_good_build_passes(demo_builds: PrometheusServer) -> None:
+    bad = slo.builtin("error_rate", SCHEMA, "demo-api", version="1.1.0-errors", success=Condition("<", 0.05),
+                      window_s=10, timing=QUICK)
+    result = _run(demo_builds, bad)
+    assert result.outcome is Outcome.FAIL, result.summary()
+    good = slo.builtin("error_rate", SCHEMA, "demo-api", version="1.0.0", success=Condition("<", 0.05),
+                       window_s=10, timing=QUICK)
+    assert _run(demo_builds, good).outcome is Outcome.PASS
+    compared = slo.compare("error_rate", SCHEMA, "demo-api", version="1.1.0-errors", baseline_version="1.0.0",
+                           tolerance=0.1, window_s=10, timing=QUICK)
+    assert _run(demo_builds, compared).outcome is Outcome.FAIL
+
+
+def test_slow_build_fails_the_latency_analysis(demo_builds: PrometheusServer) -> None:
+    slow = slo.builtin("latency", SCHEMA, "demo-api", version="1.1.0-slow", success=Condition("<", 1.0),
+                       window_s=10, timing=QUICK)
+    result = _run(demo_builds, slow)
+    assert result.outcome is Outcome.FAIL, result.summary()
+    assert result.evidence["metrics"][0]["measurements"][0]["value"] > 1.0
+    fast = slo.builtin("latency", SCHEMA, "demo-api", version="1.0.0", success=Condition("<", 1.0),
+                       window_s=10, timing=QUICK)
+    assert _run(demo_builds, fast).outcome is Outcome.PASS
