@@ -1,4 +1,4 @@
-"""The real demo builds: 1.1.0-errors fails the error-rate analysis, 1.1.0-slow the latency one.
+"""The real demo builds: 1.1.0-errors fails the error-rate analysis and load stage, 1.1.0-slow the latency ones.
 
 Containers of the local stack's images (releasegate-demo:<version>, built by scripts/local-stack)
 run on ports 19241-19243 with a database of their own in the stack's PostgreSQL; a Prometheus of
@@ -129,3 +129,23 @@ def test_slow_build_fails_the_latency_analysis(demo_builds: PrometheusServer) ->
     fast = slo.builtin("latency", SCHEMA, "demo-api", version="1.0.0", success=Condition("<", 1.0),
                        window_s=10, timing=QUICK)
     assert _run(demo_builds, fast).outcome is Outcome.PASS
+
+
+def test_load_stages_against_the_demo_builds(demo_builds: PrometheusServer, tmp_path: Path) -> None:
+    from checks.load import run_load
+    from checks.runbook import LoadProfile
+
+    def profile(p95_ms_max: float | None) -> LoadProfile:
+        return LoadProfile.model_validate({
+            "endpoints": [{"path": "/api/items", "weight": 3}, {"path": "/health", "weight": 1}],
+            "stages": [{"duration_s": 4, "users": 4, "spawn_rate": 20}],
+            "thresholds": {"failure_ratio_max": 0.01, "p95_ms_max": p95_ms_max, "grace_s": 1},
+            "wait_min_s": 0.01, "wait_max_s": 0.02,
+        })
+
+    good = run_load(profile(1000), f"http://127.0.0.1:{BUILDS['1.0.0']}", tmp_path / "good")
+    assert good.check.outcome is Outcome.PASS, good.check.summary()
+    errors = run_load(profile(None), f"http://127.0.0.1:{BUILDS['1.1.0-errors']}", tmp_path / "errors")
+    assert errors.check.outcome is Outcome.FAIL and "failure ratio" in errors.check.detail
+    slow = run_load(profile(1000), f"http://127.0.0.1:{BUILDS['1.1.0-slow']}", tmp_path / "slow")
+    assert slow.check.outcome is Outcome.FAIL and "p95" in slow.check.detail
