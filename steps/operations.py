@@ -6,7 +6,7 @@
 - ``the team is notified in "#channel"``: a message through ``notifications.webhook_url``; the
   check passes when the webhook accepted it.
 - Monitoring: alert rules loaded in the runbook's Prometheus, every instance of a service
-  scraped, a metric reported; memory and CPU of a service's containers (docker stats).
+  scraped, a metric reported; memory, CPU and logs of a service's containers (docker stats, docker logs).
   Every phrase but the notification may end with " within N seconds".
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Callable
 import pytest
 from pytest_bdd import parsers, step
 
-from checks import announce, commands, monitoring, resources
+from checks import announce, commands, http, logs, monitoring, resources
 from checks.prometheus import PrometheusClient
 from checks.result import CheckResult
 from checks.runbook import Runbook
@@ -128,3 +128,26 @@ def cpu_below(service: str, percent: float, deploy_target: Target, evidence: Evi
               within: float | None = None) -> None:
     """docker stats: every running container of the service uses less CPU than this (% of one core)."""
     evidence.require(run(lambda: resources.check_usage(deploy_target, service, "cpu_percent", percent, "%"), within))
+
+
+@step(within_phrase('the logs of "{service}" do not contain "{text}"'))
+@read_only
+def logs_free_of(service: str, text: str, deploy_target: Target, evidence: Evidence,
+                 within: float | None = None) -> None:
+    """docker logs of every running container of the service: no line contains the text (last 5000 lines)."""
+    evidence.require(run(lambda: logs.check_logs_free_of(deploy_target, service, text), within))
+
+
+@step(within_phrase('"{service}" answers on its health path'))
+@read_only
+def answers_on_health_path(service: str, runbook: Runbook, evidence: Evidence, within: float | None = None) -> None:
+    """GET the service's health path (services[].health of this runbook: "/" for a frontend, "/health", ...) is 200."""
+    try:
+        spec = runbook.service(service)
+    except KeyError:
+        known = ", ".join(s.name for s in runbook.services) or "none"
+        evidence.require(CheckResult.unknown(f"{service} health", f"no service named {service!r} in runbook"
+                                             f" {runbook.name!r} (services: {known})", "a runbook service"))
+        return
+    url = http.join_url(spec.base_url, spec.health)
+    evidence.require(run(lambda: http.check_status(url, 200, "GET"), within))
