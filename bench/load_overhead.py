@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Does our load stage cost request rate? Ours vs plain `locust --headless` vs wrk, on a static nginx endpoint.
 
-    python bench/load_overhead.py [--seconds 10] [--users 10]
+    python bench/load_overhead.py [--seconds 10] [--users 10] [--url http://127.0.0.1:PORT --path /health]
 
 Prints requests/s for: plain locust (one process), our stage with workers 0 (one process),
 1 worker (master + 1 worker process) and 2 workers, and wrk (the ceiling) when installed.
+With --url the target is that service (e.g. a demo container) instead of a static nginx file.
 The rate of every Locust run is num_requests / (last request - start) of the "Aggregated" line
 of Locust's JSON statistics, so ramp-up and shutdown count the same way for every run.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -37,20 +39,20 @@ def rate(stats_json: Path) -> tuple[float, int]:
     return requests / (last - start), requests
 
 
-def plain_locust(url: str, seconds: float, users: int, out: Path) -> tuple[float, int]:
+def plain_locust(url: str, seconds: float, users: int, out: Path, path: str) -> tuple[float, int]:
     out.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "plain_locustfile.py"), "--headless",
          "-u", str(users), "-r", str(users * 10), "-t", f"{int(seconds)}s", "--host", url, "--only-summary",
          "--json-file", str(out / "stats"), "--exit-code-on-error", "0", "--loglevel", "WARNING"],
-        check=True, capture_output=True,
+        check=True, capture_output=True, env={**os.environ, "BENCH_PATH": path},
     )
     return rate(out / "stats.json")
 
 
-def our_stage(url: str, seconds: float, users: int, workers: int, out: Path) -> tuple[float, int, str]:
+def our_stage(url: str, seconds: float, users: int, workers: int, out: Path, path: str) -> tuple[float, int, str]:
     profile = LoadProfile.model_validate({
-        "endpoints": [{"path": "/", "name": "GET /"}],
+        "endpoints": [{"path": path, "name": f"GET {path}"}],
         "stages": [{"duration_s": seconds, "users": users, "spawn_rate": users * 10}],
         "thresholds": {"failure_ratio_max": 0.01, "grace_s": 1},
         "workers": workers,
@@ -61,10 +63,10 @@ def our_stage(url: str, seconds: float, users: int, workers: int, out: Path) -> 
     return rps, requests, result.check.outcome.value
 
 
-def wrk(url: str, seconds: float, connections: int) -> float | None:
+def wrk(url: str, seconds: float, connections: int, path: str) -> float | None:
     if shutil.which("wrk") is None:
         return None
-    out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{int(seconds)}s", url + "/"],
+    out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{int(seconds)}s", url + path],
                          check=True, capture_output=True, text=True).stdout
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     return float(match.group(1)) if match else None
@@ -74,30 +76,38 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--url", help="load this service instead of a static nginx file")
+    parser.add_argument("--path", default="/")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-load-", dir="/tmp"))
     work.chmod(0o755)  # nginx workers (nobody) must reach the files
-    nginx = NginxServer(work / "nginx", worker_processes=1).start()
+    nginx = None if args.url else NginxServer(work / "nginx", worker_processes=1).start()
+    url = args.url or (nginx.url if nginx else "")
+    path = args.path
     try:
-        print(f"target: {nginx.url}/ (nginx, 1 worker process), {args.users} users, {args.seconds:g}s per run,"
-              f" machine: {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores")
-        plain, plain_n = plain_locust(nginx.url, args.seconds, args.users, work / "plain")
+        what = "service" if args.url else "nginx, 1 worker process"
+        print(f"target: {url}{path} ({what}), {args.users} users, {args.seconds:g}s per run,"
+              f" machine: {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores,"
+              f" load average {os.getloadavg()[0]:.1f}")
+        plain, plain_n = plain_locust(url, args.seconds, args.users, work / "plain", path)
         print(f"plain locust --headless (1 process)      {plain:10.0f} requests/s  ({plain_n} requests)")
         rows = {}
         for workers in (0, 1, 2):
             time.sleep(1)
-            rps, n, outcome = our_stage(nginx.url, args.seconds, args.users, workers, work / f"ours-{workers}")
+            rps, n, outcome = our_stage(url, args.seconds, args.users, workers, work / f"ours-{workers}", path)
             rows[workers] = rps
             label = {0: "our stage, workers: 0 (1 process)", 1: "our stage, workers: 1 (master + 1)",
                      2: "our stage, workers: 2 (master + 2)"}[workers]
             print(f"{label:40} {rps:10.0f} requests/s  ({n} requests, verdict {outcome})")
-        ceiling = wrk(nginx.url, min(args.seconds, 5), 50)
+        ceiling = wrk(url, min(args.seconds, 5), 50, path)
         if ceiling is not None:
-            print(f"{'wrk -t2 -c50 (ceiling)':40} {ceiling:10.0f} requests/s")
+            print(f"{'wrk -t2 -c50 (ceiling)':40} {ceiling:10.0f} requests/s"
+                  f"   best of ours / wrk: {max(rows.values()) / ceiling:.2f}")
         print(f"workers 1 / plain: {rows[1] / plain:.2f}   workers 0 / plain: {rows[0] / plain:.2f}"
               f"   workers 2 / workers 1: {rows[2] / rows[1]:.2f}")
     finally:
-        nginx.stop()
+        if nginx is not None:
+            nginx.stop()
         shutil.rmtree(work, ignore_errors=True)
     return 0
 

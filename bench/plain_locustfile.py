@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 from locust import FastHttpUser, constant, task
+
+PATH = os.environ.get("BENCH_PATH", "/")
 
 
 class PlainUser(FastHttpUser):
@@ -10,4 +14,4 @@ class PlainUser(FastHttpUser):
 
     @task
     def index(self) -> None:
-        self.client.request("GET", "/", name="GET /")
+        self.client.request("GET", PATH, name=f"GET {PATH}")
