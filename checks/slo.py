@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from checks.analysis import Baseline, Condition, Metric, NoDataPolicy, Unit, analyse, resolve
 from checks.errors import ConfigError
-from checks.prometheus import PrometheusClient, duration
-from checks.result import CheckResult
+from checks.prometheus import PrometheusClient, PrometheusError, duration
+from checks.result import CheckResult, Outcome
 from checks.runbook import Prometheus, Runbook, Slo
 
 Kind = Literal["error_rate", "success_rate", "latency", "request_rate", "alerts"]
@@ -279,6 +279,9 @@ def run(runbook: Runbook, metrics: list[Metric], name: str) -> CheckResult:
                                    expected=[m.name for m in metrics])
     with PrometheusClient(runbook.prometheus.url, runbook.prometheus.timeout_s) as client:
         result = analyse(client, metrics, name=name, query_timeout_s=runbook.prometheus.timeout_s)
+        alerts = [m for m in metrics if m.query.startswith("ALERTS{") and not m.dry_run]
+        if alerts and result.passed:
+            _require_alert_rules(client, result)
     scrape = runbook.prometheus.scrape_interval_s
     short = [m.name for m in metrics if m.window_s is not None and m.window_s < 2 * scrape]
     if short:
@@ -288,6 +291,21 @@ def run(runbook: Runbook, metrics: list[Metric], name: str) -> CheckResult:
         result.evidence["warnings"].append(warning)
         result.detail += f"; warning: {warning}"
     return result
+
+
+def _require_alert_rules(client: PrometheusClient, result: CheckResult) -> None:
+    """"No alert is firing" proves nothing when Prometheus evaluates no alerting rule at all."""
+    try:
+        rules = client.alert_rules()
+    except PrometheusError as exc:
+        result.outcome = Outcome.INCONCLUSIVE
+        result.detail += f"; could not list the alerting rules: {exc}"
+        return
+    result.evidence["alert_rules"] = rules
+    if not rules:
+        result.outcome = Outcome.INCONCLUSIVE
+        result.detail += ("; Prometheus has no alerting rule loaded, so no alert can fire: load the rules"
+                          " (rule_files) or drop the alerts check")
 
 
 def _metric(timing: Timing, **fields: Any) -> Metric:

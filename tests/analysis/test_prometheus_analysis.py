@@ -159,3 +159,17 @@ def test_prometheus_stopped_mid_analysis_ends_inconclusive_after_the_error_limit
     assert evidence["counts"]["error"] == 4  # the limit is 3: the fourth error in a row ends it
     assert "4 provider errors in a row (limit 3)" in evidence["reason"]
     assert result.elapsed_s < 8
+
+
+def test_no_alert_firing_is_inconclusive_when_no_alert_rule_is_loaded(
+    lone_prometheus: tuple[PrometheusServer, FakeService], slo_stack: Stack,
+) -> None:
+    from checks.runbook import Runbook
+
+    alerts = slo.builtin("alerts", SCHEMA, "demo-api", success=Condition("==", 0), timing=QUICK)
+    without_rules = Runbook.model_validate({"name": "t", "prometheus": {"url": lone_prometheus[0].url}})
+    result = slo.run(without_rules, [alerts], "alerts")
+    assert result.outcome is Outcome.INCONCLUSIVE and "no alerting rule loaded" in result.detail
+    with_rules = Runbook.model_validate({"name": "t", "prometheus": {"url": slo_stack.prometheus.url}})
+    result = slo.run(with_rules, [alerts], "alerts")
+    assert result.outcome is Outcome.PASS and result.evidence["alert_rules"] == ["HighErrorRate"]
