@@ -42,7 +42,7 @@ from typing import Any
 from checks import images, secrets
 from checks.errors import CheckError, ConfigError
 from checks.pgcluster import PostgresCluster
-from checks.router import PLACEHOLDER, Router
+from checks.router import PLACEHOLDER, Router, process_alive
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_RUNBOOK = REPO_ROOT / "runbooks" / "local.yaml"
@@ -650,8 +650,8 @@ def _terminate(pid: int, timeout_s: float = 15) -> None:
     except ProcessLookupError:
         return
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
-        time.sleep(0.1)
+    while time.monotonic() < deadline and process_alive(pid):
+        time.sleep(0.05)
 
 
 def _write_if_changed(path: Path, text: str) -> bool:

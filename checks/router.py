@@ -14,7 +14,8 @@ API (what a deployment strategy needs, nothing else)::
 ``set_weights`` writes ``upstreams.conf`` (upstream ``demo`` with the weights: a canary at 5/95 is
 ``{"new": 5, "old": 95}``; weight 0 is written as ``down``, so the address stays known but gets no
 traffic), checks it with ``nginx -t``, reloads nginx gracefully (``nginx -s reload``: old workers
-finish their requests, the listening socket is never closed, so no request is dropped) and waits
+finish their requests, the listening socket is never closed, clients get no keep-alive connection
+that an old worker could close under them, so no request is dropped) and waits
 until the new workers answer with the new config generation. Weights are percentages by
 convention but only their ratios matter to nginx. Upstreams ``blue`` and ``green`` hold the
 colour addresses; a request with header ``X-Releasegate-Color: green`` goes to green whatever the
@@ -79,6 +80,9 @@ http {{
     server {{
         listen {listen};
         server_name _;
+        # No client keep-alive: on a reload the old workers close idle keep-alive connections, and a
+        # request a client sends on one at that instant is lost. One connection per request is cheap here.
+        keepalive_timeout 0;
 
         location = /__router {{
             default_type application/json;
@@ -166,8 +170,8 @@ class Router:
             return
         os.kill(pid, signal.SIGQUIT)  # graceful: finish in-flight requests
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
-            time.sleep(0.1)
+        while time.monotonic() < deadline and process_alive(pid):
+            time.sleep(0.05)
 
     def reload(self) -> None:
         self._test_config()
@@ -346,6 +350,15 @@ class Router:
             f"nginx on {self.listen} did not take config generation {generation} within {self.reload_timeout_s:g}s"
             f" (answers {seen!r}); see {self.root / 'error.log'}"
         )
+
+
+def process_alive(pid: int) -> bool:
+    """True while ``pid`` runs; a zombie (exited, not yet reaped by init) counts as gone."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def _validate(weights: Mapping[str, int]) -> dict[str, int]:
