@@ -369,10 +369,8 @@ class ReleaseGuard:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:
         if self.rollback_only and not self.is_worker:
-            self.decision = Decision("rollback", "--rollback-only")
-            assert self.journal is not None
-            self.journal.append("rollback_decision", action="rollback", reason="--rollback-only")
-            self.run_rollback("--rollback-only", retry_failed=True)
+            self.decide(Decision("rollback", "--rollback-only"))
+            self._roll_back_when_quiet(now=True)  # the dead run's scenarios will never finish
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.is_worker or not self.release_run:
@@ -473,12 +471,22 @@ class ReleaseGuard:
                                f" {len(plan)} action(s)")
 
         self.rolling_back = True
+        previous_sigint = None
+        with contextlib.suppress(ValueError):  # a Ctrl-C must not leave a rollback half done
+            previous_sigint = signal.signal(signal.SIGINT, self._ignore_during_rollback)
         try:
-            self.rollback = execute_plan(self.journal, trigger=trigger, retry_failed=retry_failed, on_start=announce,
-                                         approver=self.safety.approver)
+            self.rollback = execute_plan(self.journal, trigger=trigger, retry_failed=retry_failed or self.rollback_only,
+                                         on_start=announce, approver=self.safety.approver)
         finally:
             self.rolling_back = False
+            if previous_sigint is not None:
+                with contextlib.suppress(ValueError):
+                    signal.signal(signal.SIGINT, previous_sigint)
         self._check_release_done()
+
+    def _ignore_during_rollback(self, signum: int, frame: FrameType | None) -> None:
+        if self.journal is not None:
+            self.journal.append("signal_ignored", signal=signal.Signals(signum).name, reason="rollback in progress")
 
     def _check_release_done(self) -> None:
         if self.release_done or self.journal is None or not self.items:
@@ -515,8 +523,9 @@ class ReleaseGuard:
 
     def _install_sigterm(self) -> None:
         def on_sigterm(signum: int, frame: FrameType | None) -> None:
-            if self.rolling_back:
-                return  # finish the rollback; the run ends right after it
+            if self.rolling_back:  # finish the rollback; the run ends right after it
+                self._ignore_during_rollback(signum, frame)
+                return
             raise KeyboardInterrupt("SIGTERM")
 
         with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
