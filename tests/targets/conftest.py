@@ -37,6 +37,8 @@ import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
+from ports import worker_index  # noqa: E402
+
 from checks.router import Router  # noqa: E402
 from checks.runbook import Service  # noqa: E402
 from checks.runbook import Target as TargetSpec  # noqa: E402
@@ -44,8 +46,12 @@ from checks.targets.docker import DockerTarget  # noqa: E402
 
 WORK = Path("/tmp/releasegate-targets")
 DEMO_IMAGES = ("releasegate-demo:1.0.0", "releasegate-demo:1.1.0", "releasegate-demo:1.1.0-crash")
-ROUTER_PORTS = itertools.count(18200)
-INSTANCE_PORTS = itertools.count(18100, 4)
+
+
+ROUTER_FIRST, ROUTER_LAST = 18200 + 10 * worker_index(), 18209 + 10 * worker_index()
+INSTANCE_FIRST, INSTANCE_LAST = 18100 + 32 * worker_index(), 18131 + 32 * worker_index()
+ROUTER_PORTS = itertools.count(ROUTER_FIRST)
+INSTANCE_PORTS = itertools.count(INSTANCE_FIRST, 4)
 PROJECTS = itertools.count(1)
 
 
@@ -87,8 +93,8 @@ def _free(port: int) -> bool:
 def router() -> Iterator[Router]:
     """A real nginx router of our own on a port in 18200-18219."""
     for port in ROUTER_PORTS:
-        if port > 18219:
-            pytest.fail("ran out of router ports 18200-18219")
+        if port > ROUTER_LAST:
+            pytest.fail(f"ran out of router ports {ROUTER_FIRST}-{ROUTER_LAST}")
         if _free(port):
             break
     root = WORK / f"nginx-{port}"
@@ -113,8 +119,8 @@ def docker_target(demo_images: None, router: Router) -> Iterator[Callable[..., D
         first = next(INSTANCE_PORTS)
         while not all(_free(p) for p in range(first, first + 2 * instances)):
             first = next(INSTANCE_PORTS)
-        if first + 2 * instances > 18199:
-            pytest.fail("ran out of instance ports 18100-18199")
+        if first + 2 * instances - 1 > INSTANCE_LAST:
+            pytest.fail(f"ran out of instance ports {INSTANCE_FIRST}-{INSTANCE_LAST}")
         ports = list(range(first, first + 2 * instances))
         spec = TargetSpec(name="local", kind="docker",
                           options={"project": f"rgtest{next(PROJECTS)}-{first}", "ports": {"demo-api": ports},

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ports import worker_index
 
 from checks import strategies
 from checks.prober import Prober
@@ -22,6 +23,11 @@ from checks.targets.base import get_target
 from checks.targets.compose import ComposeTarget, compose_command
 
 WORK = Path("/tmp/releasegate-targets")
+BASE = 18170 + 10 * worker_index()  # 18170-18176, or 18180-18186 on a second xdist worker
+
+
+def port(offset: int) -> int:
+    return BASE + offset
 
 
 @pytest.fixture
@@ -34,15 +40,15 @@ def compose_project(demo_images: None, tmp_path: Path) -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     services = {
-        name: {"image": "releasegate-demo:1.0.0", "network_mode": "host", "environment": {"PORT": str(port)}}
-        for name, port in (("api-blue", 18180), ("api-green", 18181), ("web", 18182), ("pair-b1", 18183),
-                           ("pair-b2", 18184), ("pair-g1", 18185), ("pair-g2", 18186))
+        name: {"image": "releasegate-demo:1.0.0", "network_mode": "host", "environment": {"PORT": str(listen)}}
+        for name, listen in (("api-blue", port(0)), ("api-green", port(1)), ("web", port(2)), ("pair-b1", port(3)),
+                           ("pair-b2", port(4)), ("pair-g1", port(5)), ("pair-g2", port(6)))
     }
     services["web"]["depends_on"] = ["api-blue"]
     (folder / "docker-compose.yml").write_text(yaml.safe_dump({"version": "3.8", "services": services}))
     yield folder
     target = ComposeTarget(TargetSpec(name="c", kind="compose", options=_options(folder)),
-                           [Service(name="demo-api", base_url="http://127.0.0.1:18180")])
+                           [Service(name="demo-api", base_url=f"http://127.0.0.1:{port(0)}")])
     target.down()
     target.close()
 
@@ -50,15 +56,15 @@ def compose_project(demo_images: None, tmp_path: Path) -> Iterator[Path]:
 def _options(folder: Path) -> dict[str, object]:
     return {"file": str(folder / "docker-compose.yml"), "project": f"rg{folder.name.replace('-', '')}",
             "state_dir": str(folder / "state"), "health_timeout_s": 30,
-            "services": {"demo-api": [{"name": "api-blue", "port": 18180}, {"name": "api-green", "port": 18181}],
-                         "demo-web": [{"name": "web", "port": 18182}],
+            "services": {"demo-api": [{"name": "api-blue", "port": port(0)}, {"name": "api-green", "port": port(1)}],
+                         "demo-web": [{"name": "web", "port": port(2)}],
                          "demo-pair": [{"name": f"pair-{n}", "port": p} for n, p in
-                                       (("b1", 18183), ("b2", 18184), ("g1", 18185), ("g2", 18186))]}}
+                                       (("b1", port(3)), ("b2", port(4)), ("g1", port(5)), ("g2", port(6)))]}}
 
 
 def _services(router_url: str) -> list[Service]:
     return [Service(name="demo-api", base_url=router_url, image="releasegate-demo", readiness=None),
-            Service(name="demo-web", base_url="http://127.0.0.1:18182", image="releasegate-demo", readiness=None,
+            Service(name="demo-web", base_url=f"http://127.0.0.1:{port(2)}", image="releasegate-demo", readiness=None,
                     depends_on=["demo-api"])]
 
 
@@ -92,7 +98,7 @@ def test_compose_blue_green_and_switch_back_under_the_prober(compose_project: Pa
 
 def test_services_deploy_in_dependency_order_one_at_a_time(compose_project: Path) -> None:
     spec = TargetSpec(name="compose", kind="compose", options=_options(compose_project))
-    runbook = Runbook(name="t", services=list(reversed(_services("http://127.0.0.1:18180"))), targets=[spec],
+    runbook = Runbook(name="t", services=list(reversed(_services(f"http://127.0.0.1:{port(0)}"))), targets=[spec],
                       deploy=Deploy(target="compose", strategy="recreate", router=RouterSpec(kind="none")))
     target = get_target(spec, runbook)
     assert strategies.deploy_order(runbook) == ["demo-api", "demo-web"]
@@ -101,11 +107,11 @@ def test_services_deploy_in_dependency_order_one_at_a_time(compose_project: Path
     assert all(d.passed for d in done), [d.result.summary() for d in done]
     backend, frontend = done[0].record, done[1].record
     assert backend["started_at"] + backend["duration_s"] <= frontend["started_at"]  # one at a time
-    assert _version("http://127.0.0.1:18182") == "1.1.0"
+    assert _version(f"http://127.0.0.1:{port(2)}") == "1.1.0"
     # a failing backend stops the line before the frontend is touched
     failed = strategies.deploy_services(runbook, target, "1.1.0-crash")
     assert len(failed) == 1 and failed[0].result.failed
-    assert _version("http://127.0.0.1:18182") == "1.1.0"
+    assert _version(f"http://127.0.0.1:{port(2)}") == "1.1.0"
 
 
 def test_compose_rolling_two_instances_and_canary_abort_under_the_prober(compose_project: Path,

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ports import worker_index
 
 from checks.errors import TargetError, TargetUnreachable
 from checks.runbook import Service
@@ -16,8 +17,8 @@ from checks.runbook import Target as TargetSpec
 from checks.targets import host
 from checks.targets.base import get_target
 
-PORT = 18196
-NAME = "rgtest-host-demo"
+PORT = 18196 - 2 * worker_index()
+NAME = f"rgtest-host-demo-{worker_index()}"
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ def test_host_target_deploys_with_the_runbook_commands(tmp_path: Path) -> None:
     state.write_text("1.0.0\n")
     spec = TargetSpec(name="box", kind="host", url="local://", options={
         "deploy_command": f"echo {{version}} > {state}", "version_command": f"cat {state}"})
-    target = get_target(spec, [Service(name="demo-api", base_url="http://127.0.0.1:18197")])
+    target = get_target(spec, [Service(name="demo-api", base_url=f"http://127.0.0.1:{PORT + 1}")])
     target.check_reachable()
     record = target.deploy("demo-api", "1.1.0")
     assert (record.previous_version, record.version) == ("1.0.0", "1.1.0")
