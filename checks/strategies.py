@@ -37,7 +37,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from checks import secrets
-from checks.errors import ConfigError, ReleaseGateError, TargetError
+from checks.errors import ConfigError, ReleaseGateError, TargetError, TargetUnreachable
 from checks.result import CheckResult, combine
 from checks.runbook import Router as RouterSpec
 from checks.runbook import Runbook, Service
@@ -469,6 +469,10 @@ def deploy(target: Target, service: str, version: str, strategy: str, **options:
         raise ConfigError(f"unknown deploy strategy {strategy!r}; use one of: {', '.join(STRATEGIES)}")
     try:
         return DEPLOYERS[strategy](target, service, version, **options)
+    except TargetUnreachable as exc:  # not a verdict on the release: nobody could look
+        result = CheckResult.unknown(f"{strategy} {service} {version}", secrets.redact(str(exc)), "deployed")
+        record = _new_record(target, service, version, strategy, options.get("router_settings"))
+        return _finish(record, "failed", result)
     except ReleaseGateError as exc:
         result = CheckResult.fail(f"{strategy} {service} {version}", secrets.redact(str(exc)), "deployed")
         record = _new_record(target, service, version, strategy, options.get("router_settings"))

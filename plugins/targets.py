@@ -22,7 +22,8 @@ from checks.prober import ProbeResult
 from checks.result import CheckResult
 from checks.runbook import Runbook
 from checks.strategies import Deployment
-from checks.targets.base import Target, get_target
+from checks.targets.base import BACKENDS, Target, get_target
+from plugins.environment import RUNBOOK_KEY
 
 
 @dataclass
@@ -53,6 +54,20 @@ class Targets:
     def close(self) -> None:
         for target in self._built.values():
             target.close()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse a runbook whose target kinds are unknown before anything runs (one line, no traceback)."""
+    runbook = config.stash.get(RUNBOOK_KEY, None)
+    if runbook is None:
+        return
+    for index, target in enumerate(runbook.targets):
+        if target.kind not in BACKENDS:
+            raise pytest.UsageError(
+                f"{runbook.path}: targets[{index}].kind: unknown target kind {target.kind!r}"
+                f" (target {target.name!r}); use one of: {', '.join(sorted(BACKENDS))}"
+            )
 
 
 @pytest.fixture(scope="session")

@@ -119,3 +119,29 @@ def test_a_critical_failure_rolls_the_blue_green_deployment_back_through_the_jou
               next((pytester.path / "reports" / "journal").glob("*.jsonl")).read_text().splitlines()]
     done = [e for e in events if e["event"] == "rollback_action_done"]
     assert [(e["action"], e["outcome"]) for e in done] == [("checks.strategies:rollback_blue_green", "PASS")]
+
+
+def test_unknown_target_kind_is_one_line_before_anything_runs(rg_project: Callable[..., pytest.Pytester]) -> None:
+    runbook = json.dumps({"name": "local", "services": [{"name": "demo-api", "base_url": "http://127.0.0.1:18199"}],
+                          "targets": [{"name": "cluster", "kind": "nomad"}]})
+    pytester = rg_project(runbooks={"local": runbook}, features={"canary": CANARY})
+    result = pytester.runpytest("features/canary.feature", "--env", "local")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*runbooks/local.yaml: targets[[]0[]].kind: unknown target kind 'nomad' (target"
+                                 " 'cluster'); use one of: compose, docker, host, kubernetes"])
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+def test_unreachable_docker_engine_is_inconclusive_not_a_pass(rg_project: Callable[..., pytest.Pytester]) -> None:
+    runbook = json.dumps({"name": "local", "release": {"version": "1.1.0"},
+                          "services": [{"name": "demo-api", "base_url": "http://127.0.0.1:18199"}],
+                          "targets": [{"name": "remote", "kind": "docker",
+                                       "url": "unix:///tmp/releasegate-targets/none.sock"}],
+                          "deploy": {"router": {"kind": "none"}}})
+    feature = ("Feature: x\n  Scenario: y\n    Given the image for the release exists\n"
+               "    When the release is deployed with the recreate strategy\n")
+    pytester = rg_project(runbooks={"local": runbook}, features={"unreachable": feature})
+    result = pytester.runpytest("features/unreachable.feature", "--env", "local")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*images of 1.1.0: INCONCLUSIVE*cannot reach the Docker engine*"])
+    assert "Traceback" not in result.stdout.str()
