@@ -101,3 +101,19 @@ def test_rollback_only_finishes_a_run_that_died(release: Callable[..., Release])
     assert len(project.events("rollback_started")) == 1
     assert len(project.rollbacks()) == 2
     again.stdout.fnmatch_lines(["*rollback already finished (PASS)*"])
+
+
+def test_sigterm_to_the_xdist_controller_rolls_back_once(release: Callable[..., Release]) -> None:
+    project = release(SLOW_FEATURE)
+    process = start(project, "-n", "2")
+    wait_until_waiting(project, process)
+    deadline = time.monotonic() + 30  # the two workers: deploy may finish just after the slow scenario began
+    while len(project.events("stage_completed")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 1, output
+    assert len(project.events("rollback_started")) == 1
+    assert sorted(e["stage"] for e in project.events("rollback_action_done")) == ["deploy", "migrate"]
+    assert project.events("run_finished")[0]["decision"] == "ROLLED BACK"
+    assert project.state() == {}
