@@ -61,6 +61,11 @@ Feature: 003 Worker Refactor - production deployment (seed 001)
   Scenario: Database connections use SSL
     Then the database connection uses SSL
 
+  @smoke @critical
+  Scenario: CORS settings are properly configured
+    Given the environment variables are read from the dotenv file "runbooks/seed-files/001/.env.production"
+    Then CORS on "worker-api" allows the origins in "CORS_ORIGINS"
+
   @preflight @manual
   Scenario: Rate limiting is enabled
     Then a person has confirmed this item

@@ -150,6 +150,10 @@ Feature: Investment Analysis Platform - production deployment (seed 002)
   Scenario: Team notified
     Then the team is notified in "#investment-deployments" that "investment platform deployment starting"
 
+  @manual
+  Scenario: Deployment logs monitored
+    Then a person has confirmed this item
+
   @deploy @critical
   Scenario: Blue-green deployment of the backend, then the frontend (health checks enabled)
     When the release is deployed
