@@ -178,6 +178,16 @@ class SafetyPlugin:
         self.state.confirmed[info.scenario] = confirmation
         item.user_properties.append((EVIDENCE_PROPERTY, f"manual item {info.scenario!r}: {confirmation.describe()}"))
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        distributed = getattr(self.config.option, "dist", "no") != "no"
+        if not self.state.dry_run or hasattr(self.config, "workerinput") or not distributed:
+            return
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:  # under xdist the workers collect: the scenario list needs a run without -n
+            for line in dry_run_plan([], self.runbook):
+                reporter.write_line(line)
+            reporter.write_line("(stages and scenarios: run --dry-run without -n to list them)")
+
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if not self.state.dry_run or hasattr(self.config, "workerinput"):

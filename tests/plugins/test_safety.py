@@ -181,3 +181,14 @@ def test_signoff_has_evidence_versions_and_no_secrets_and_reaches_allure(release
     assert len(signoff_results) == 1 and signoff_results[0]["status"] == "failed"
     attachment = project.root / "reports" / "allure-results" / signoff_results[0]["attachments"][0]["source"]
     assert attachment.read_text() == signoff
+
+
+def test_dry_run_under_xdist_changes_nothing(release: Callable[..., Release]) -> None:
+    project = release(feature('deploy health" fails'))
+    result = project.pytester.runpytest_subprocess("features/release.feature", "--env", "local", "--dry-run",
+                                                   "-n", "2")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*releasegate dry run: the plan*", "*rollback actions*",
+                                 "*run --dry-run without -n to list them*", "decision: DRY RUN*"])
+    assert not (project.root / "state.json").exists()
+    assert project.rollbacks() == []
