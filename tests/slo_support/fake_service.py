@@ -111,8 +111,11 @@ class FakeService:
     def _synthesise(self) -> None:
         step = 0.1
         carry = 0.0
+        last = time.monotonic()
         while not self._stop.wait(step):
-            carry += self.synthetic_rps * step
+            now = time.monotonic()
+            carry += self.synthetic_rps * (now - last)  # by the clock, so a busy machine does not lower the rate
+            last = now
             n = int(carry)
             carry -= n
             if not n:
