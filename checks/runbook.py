@@ -238,7 +238,7 @@ class LoadProfile(_Model):
 
 
 class RollbackCommand(_Model):
-    stage: str = Field(description="the stage (preflight, backup, migrate, deploy, ...) whose changes the command undoes")
+    stage: str = Field(description="the stage (backup, migrate, deploy, ...) whose changes the command undoes")
     run: str = Field(description="shell command; recorded in the plan when the stage begins, so write it idempotent")
     timeout_s: float = Field(default=120, gt=0)
     cwd: str | None = None
