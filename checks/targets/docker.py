@@ -337,9 +337,16 @@ class DockerTarget(Target):
 
     # --- the Target interface ----------------------------------------------------------------
     def active_slots(self, service: str) -> list[Slot]:
-        """Slots of the colour that has running containers (blue when none or both do)."""
-        running = {i.slot.colour for i in self.instances(service) if i.status == "running"}
-        colour = COLOURS[1] if running == {COLOURS[1]} else COLOURS[0]
+        """Slots of the colour that serves: the one that runs; when both run, the one whose version the
+        service's base_url (the router) answers with; blue when that does not decide."""
+        running = [i for i in self.instances(service) if i.status == "running"]
+        colours = {i.slot.colour for i in running}
+        colour = COLOURS[1] if colours == {COLOURS[1]} else COLOURS[0]
+        if len(colours) == 2:
+            served = http_version(self.service(service))
+            by_version = {i.slot.colour for i in running if i.version == served}
+            if len(by_version) == 1:
+                colour = by_version.pop()
         return self.colour_slots(service, colour)
 
     def deploy(self, service: str, version: str) -> DeploymentRecord:
@@ -378,12 +385,19 @@ class DockerTarget(Target):
         return combine(name, [self.instance_health(service, i.slot) for i in running])
 
     def rollback(self, service: str, record: dict[str, Any] | None = None) -> DeploymentRecord:
-        """Recreate the active instances with the previous version unless it already runs there."""
+        """Recreate the active instances with the previous version unless it already runs there.
+
+        The previous version comes from the deployment record, else from the other colour's containers
+        (a blue-green deployment keeps them running).
+        """
+        slots = self.active_slots(service)
         previous = (record or {}).get("previous_version")
+        if not previous:
+            standby = [i for i in self.instances(service) if i.status == "running" and i.slot not in slots]
+            previous = standby[0].version if standby else None
         if not previous:
             raise TargetError(f"target {self.spec.name!r}: no previous version of {service} is known;"
                               " pass the deployment record")
-        slots = self.active_slots(service)
         current = [self.instance(service, s) for s in slots]
         if all(i is not None and i.version == previous and i.status == "running" for i in current):
             out = DeploymentRecord(self.spec.name, self.NAME, service, "rollback", version=previous,

@@ -164,3 +164,19 @@ def test_image_presence_health_status_and_unreachable_engine(
     with pytest.raises(TargetUnreachable, match="cannot reach the Docker engine"):
         away.check_reachable()
     assert away.image_exists(SERVICE, "1.0.0").inconclusive
+
+
+def test_target_rollback_without_a_record_finds_the_previous_colour_and_is_idempotent(
+    docker_target: Callable[..., DockerTarget], router: Router
+) -> None:
+    target = docker_target()
+    first_release(target, router)
+    deployment = strategies.deploy(target, SERVICE, "1.1.0", "blue-green", router=router,
+                                   router_settings=settings(router))
+    assert deployment.passed
+    assert [s.colour for s in target.active_slots(SERVICE)] == ["green"]  # decided by what the router serves
+    done = target.rollback(SERVICE)
+    assert done.outcome == "done" and done.version == "1.0.0"
+    green = target.instance(SERVICE, target.colour_slots(SERVICE, "green")[0])
+    assert green is not None and green.version == "1.0.0"
+    assert "skipped" in target.rollback(SERVICE, deployment.record).details  # 1.0.0 already serves
