@@ -136,6 +136,7 @@ class SafetyPlugin:
         self.config = config
         self.state = state
         self.runbook = runbook
+        self.first_change_rank: int | None = None
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         lines = []
@@ -160,13 +161,13 @@ class SafetyPlugin:
         if info.manual:
             self._manual_gate(item, info)
 
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        self.first_change_rank = first_change_rank([classify(item) for item in items])
+
     def _dry_run_gate(self, item: pytest.Item, info: ItemInfo) -> None:
-        if info.destructive:
-            pytest.skip(f"{DRY_RUN_SKIP}: {info.stage or 'destructive'} stage changes the environment")
-        if info.post_rollback:
-            pytest.skip(f"{DRY_RUN_SKIP}: no rollback in a dry run")
-        if not (info.preflight or info.manual or all_steps_read_only(item)):
-            pytest.skip(f"{DRY_RUN_SKIP}: not a read-only check")
+        verdict = dry_run_verdict(item, info, self.first_change_rank)
+        if verdict is not None:
+            pytest.skip(f"{DRY_RUN_SKIP}: {verdict}")
 
     def _manual_gate(self, item: pytest.Item, info: ItemInfo) -> None:
         confirmation = self.state.confirmations.find(info.scenario)
@@ -216,6 +217,31 @@ def all_steps_read_only(item: pytest.Item) -> bool:
     return True
 
 
+def first_change_rank(infos: list[ItemInfo]) -> int | None:
+    """The rank of the first stage that changes the environment, if any."""
+    ranks = [info.rank for info in infos if info.destructive and not info.post_rollback]
+    return min(ranks) if ranks else None
+
+
+def dry_run_verdict(item: pytest.Item, info: ItemInfo, change_rank: int | None) -> str | None:
+    """Why a dry run skips this scenario, or None when it runs.
+
+    Read-only checks of a later stage than the first one that changes the environment would check a
+    state that the dry run never produced (smoke checks of a deployment that was skipped).
+    """
+    if info.post_rollback:
+        return "runs only after a rollback"
+    if info.destructive:
+        return f"{info.stage or 'destructive'} stage changes the environment"
+    if info.manual or info.preflight:
+        return None
+    if not all_steps_read_only(item):
+        return "not a read-only check"
+    if change_rank is not None and info.rank > change_rank:
+        return "checks the result of a stage that the dry run skips"
+    return None
+
+
 def masked_runbook(runbook: Runbook) -> dict[str, Any]:
     def mask(value: Any, key: str = "") -> Any:
         if isinstance(value, dict):
@@ -239,6 +265,7 @@ def dry_run_plan(items: list[pytest.Item], runbook: Runbook | None) -> list[str]
         lines.append(f"environment {runbook.name}: release {runbook.version_from or '?'} -> "
                      f"{runbook.version_to or '?'}; approval required: {runbook.require_approval}")
     current: str | None = "-"
+    change_rank = first_change_rank(list(infos.values()))
     for item in release_order(items, infos):
         info = infos[item.nodeid]
         stage = "post-rollback" if info.post_rollback else (info.stage or "other")
@@ -249,14 +276,11 @@ def dry_run_plan(items: list[pytest.Item], runbook: Runbook | None) -> list[str]
                 for command in runbook.rollback.commands:
                     if command.stage == stage:
                         lines.append(f"    on rollback: command {secrets.redact(command.run)!r}")
-        if info.destructive:
-            what = "SKIPPED in dry run (changes the environment)"
-        elif info.post_rollback:
-            what = "SKIPPED in dry run (runs only after a rollback)"
-        elif info.preflight or info.manual or all_steps_read_only(item):
+        verdict = dry_run_verdict(item, info, change_rank)
+        if verdict is None:
             what = "runs (read-only)" + (", needs a recorded confirmation" if info.manual else "")
         else:
-            what = "SKIPPED in dry run (not declared read-only)"
+            what = f"SKIPPED in dry run ({verdict})"
         flags = "".join(f" @{tag}" for tag, on in (("critical", info.critical), ("manual", info.manual)) if on)
         lines.append(f"  - {info.scenario}{flags}: {what}")
     if runbook is not None:

@@ -55,12 +55,12 @@ def test_dry_run_prints_the_plan_changes_nothing_and_exits_0(release: Callable[.
         "stage preflight:",
         "  - preflight checks pass @critical: runs (read-only)",
         "stage migrate:",
-        "  - migrate the schema @critical: SKIPPED in dry run (changes the environment)",
+        "  - migrate the schema @critical: SKIPPED in dry run (migrate stage changes the environment)",
         "stage deploy:",
         "    on rollback: command './rollback.sh --to 1.0.0'",
-        "  - deploy the new version @critical: SKIPPED in dry run (changes the environment)",
+        "  - deploy the new version @critical: SKIPPED in dry run (deploy stage changes the environment)",
         "stage smoke:",
-        "  - smoke checks pass @critical: runs (read-only)",
+        "  - smoke checks pass @critical: SKIPPED in dry run (checks the result of a stage that the dry run skips)",
         "*database rollback policy app-only*",
         "*rollback actions*",
         "  - command: Run the shell command of a runbook's rollback section*",
@@ -70,7 +70,7 @@ def test_dry_run_prints_the_plan_changes_nothing_and_exits_0(release: Callable[.
     ])
     assert "hunter2-very-secret" not in result.stdout.str()
     result.stdout.fnmatch_lines(["*test_migrate_the_schema SKIPPED (dry run*", "decision: DRY RUN*"])
-    result.assert_outcomes(passed=3, skipped=3)
+    result.assert_outcomes(passed=1, skipped=5)
 
 
 def test_approval_is_required_for_destructive_stages(release: Callable[..., Release],
@@ -192,3 +192,23 @@ def test_dry_run_under_xdist_changes_nothing(release: Callable[..., Release]) ->
                                  "*run --dry-run without -n to list them*", "decision: DRY RUN*"])
     assert not (project.root / "state.json").exists()
     assert project.rollbacks() == []
+
+
+def test_dry_run_runs_scenarios_made_of_read_only_steps(release: Callable[..., Release]) -> None:
+    text = """
+Feature: Verify a running release
+  @smoke
+  Scenario: read-only smoke check
+    Then the fake check "smoke" passes
+
+  @smoke
+  Scenario: smoke check that is not declared read-only
+    Then the fake check "other" fails
+"""
+    project = release(text)
+    result = project.pytester.runpytest(*RUN, "--dry-run")
+    assert result.ret == 0
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["  - read-only smoke check: runs (read-only)",
+                                 "  - smoke check that is not declared read-only: SKIPPED in dry run (not a read-only"
+                                 " check)"])
