@@ -18,6 +18,7 @@ import pytest
 from pytest_bdd import parsers, step
 
 from checks import announce, commands, http, logs, monitoring, resources
+from checks.errors import ReleaseGateError
 from checks.prometheus import PrometheusClient
 from checks.result import CheckResult
 from checks.runbook import Runbook
@@ -151,3 +152,31 @@ def answers_on_health_path(service: str, runbook: Runbook, evidence: Evidence, w
         return
     url = http.join_url(spec.base_url, spec.health)
     evidence.require(run(lambda: http.check_status(url, 200, "GET"), within))
+
+
+def _serves(service: str, version: str | None, which: str, deploy_target: Target) -> CheckResult:
+    check = f"{service} serves the {which} version"
+    if not version:
+        field = "release.version (or --release)" if which == "release" else "release.previous_version"
+        return CheckResult.fail(check, f"no {which} version in the runbook", f"a version in {field}")
+    try:
+        seen = deploy_target.serving_version(service)
+    except ReleaseGateError as exc:  # an unreachable target is not a verdict on the release
+        return CheckResult.unknown(check, str(exc), version)
+    return CheckResult.judge(check, seen == version, seen, version)
+
+
+@step(within_phrase('"{service}" serves the release version'))
+@read_only
+def serves_release_version(service: str, runbook: Runbook, deploy_target: Target, evidence: Evidence,
+                           within: float | None = None) -> None:
+    """What the target serves for the service is release.version (or --release)."""
+    evidence.require(run(lambda: _serves(service, runbook.version_to, "release", deploy_target), within))
+
+
+@step(within_phrase('"{service}" serves the previous version'))
+@read_only
+def serves_previous_version(service: str, runbook: Runbook, deploy_target: Target, evidence: Evidence,
+                            within: float | None = None) -> None:
+    """What the target serves for the service is release.previous_version (after a rollback)."""
+    evidence.require(run(lambda: _serves(service, runbook.version_from, "previous", deploy_target), within))

@@ -62,7 +62,7 @@ Feature: Snowmobile Product Data Reconciliation System - deployment checklist (s
   Scenario: Deploy to production with docker-compose up -d, one instance at a time
     When the release is deployed
     Then no request failed during the rolling deployment
-    And "snowmobile-api" serves version "1.1.0" within 30 seconds
+    And "snowmobile-api" serves the release version within 30 seconds
 
   @smoke @critical
   Scenario: Health Checks - continuous health validation (make health-check-production)
@@ -128,7 +128,7 @@ Feature: Snowmobile Product Data Reconciliation System - deployment checklist (s
 
   @post-rollback @critical
   Scenario: Validate rollback success
-    Then "snowmobile-api" serves version "1.0.0" within 60 seconds
+    Then "snowmobile-api" serves the previous version within 60 seconds
     And the command "make health-check" succeeds
     And "snowmobile-api" answers GET "/api/items" with status 200
     And the schema version is the one recorded before the release

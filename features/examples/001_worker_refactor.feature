@@ -178,8 +178,8 @@ Feature: 003 Worker Refactor - production deployment (seed 001)
 
   @post-rollback @critical
   Scenario: Rollback validation - services running, smoke tests, monitoring, data integrity
-    Then "worker-api" serves version "1.0.0" within 60 seconds
-    And "base-worker" serves version "1.0.0" within 60 seconds
+    Then "worker-api" serves the previous version within 60 seconds
+    And "base-worker" serves the previous version within 60 seconds
     And "worker-api" answers GET "/health" with status 200
     And Prometheus scrapes "worker-api" within 30 seconds
     And no data written before the release is lost

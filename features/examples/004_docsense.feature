@@ -186,8 +186,8 @@ Feature: Trading Algorithm Document Analyzer - production deployment (seed 004)
 
   @post-rollback @critical
   Scenario: Verify rollback - previous version, rollout complete, database restored
-    Then "docsense-backend" serves version "1.0.0" within 60 seconds
-    And "docsense-frontend" serves version "1.0.0" within 60 seconds
+    Then "docsense-backend" serves the previous version within 60 seconds
+    And "docsense-frontend" serves the previous version within 60 seconds
     And all containers are running and healthy
     And the schema version is the one recorded before the release
     And no data written before the release is lost
