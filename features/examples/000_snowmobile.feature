@@ -74,7 +74,7 @@ Feature: Snowmobile Product Data Reconciliation System - deployment checklist (s
 
   @smoke @critical
   Scenario: The container runs as the non-root user
-    Then the process "demo_service" runs as a non-root user on the host "local://"
+    Then the process "demo_service serve" runs as a non-root user on the host "local://"
 
   @smoke @critical
   Scenario: Database roles have the minimal necessary permissions
