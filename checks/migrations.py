@@ -202,10 +202,16 @@ def ancestors(settings: MigrationSettings, version: str) -> set[str]:
 # --- running -------------------------------------------------------------------------------------
 
 
+def _session_options(settings: MigrationSettings) -> str:
+    # statement_timeout too: a migration stopped at timeout_s must not keep running on the server
+    return (f"-c lock_timeout={int(settings.lock_timeout_s * 1000)}"
+            f" -c statement_timeout={int(settings.timeout_s * 1000)}")
+
+
 def _environment(dsn: str, settings: MigrationSettings) -> dict[str, str]:
     env = dict(os.environ)
     env["DATABASE_URL"] = dsn
-    env["PGOPTIONS"] = (env.get("PGOPTIONS", "") + f" -c lock_timeout={int(settings.lock_timeout_s * 1000)}").strip()
+    env["PGOPTIONS"] = (env.get("PGOPTIONS", "") + " " + _session_options(settings)).strip()
     return env
 
 
@@ -214,7 +220,7 @@ def _docker_exec(settings: MigrationSettings, command: list[str], *,
     if not settings.container:
         raise dbconn.DatabaseError("database.migrations.container is not set: name the service's container")
     env = dict(os.environ)
-    env["PGOPTIONS"] = f"-c lock_timeout={int(settings.lock_timeout_s * 1000)}"
+    env["PGOPTIONS"] = _session_options(settings)
     return subprocess.run(["docker", "exec", "-e", "PGOPTIONS", settings.container, *command],
                           capture_output=True, text=True, env=env, timeout=timeout, check=False)
 

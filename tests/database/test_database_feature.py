@@ -113,3 +113,15 @@ def test_critical_migration_failure_restores_the_backup(project: Callable[[str, 
     assert [e["action"] for e in done] == ["database.rollback"] and done[0]["outcome"] == "PASS", done
     assert db.sql("SELECT string_agg(name, ',' ORDER BY id) FROM items") == "a,b"
     assert PASSWORD not in result.stdout.str()
+
+
+def test_wrong_password_fails_in_one_line_without_the_password(project: Callable[[str, str], pytest.Pytester],
+                                                               monkeypatch: pytest.MonkeyPatch, db: Db) -> None:
+    pytester = project("freeze", "0003")
+    monkeypatch.setenv("RG_ADMIN_DB_PASSWORD", "Wrong-Admin-Password-77")
+    result = pytester.runpytest("features/release.feature", "--env", "local", "-rs", "-k", "migrations")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines([f"*migrate: database '{db.name}' (postgresql://postgres:*****@127.0.0.1:*"
+                                 "wrong password (password authentication failed)*"])
+    assert "Wrong-Admin-Password-77" not in result.stdout.str()
+    assert migrations.current_version(db.dsn, "alembic") == "0002"

@@ -143,3 +143,16 @@ def test_sql_downgrade_without_a_rollback_file_changes_nothing(db: Db, tmp_path:
 def test_missing_migrations_path_is_a_clear_error(db: Db, path: str | None) -> None:
     result, _ = migrations.apply_migrations(db.dsn, MigrationSettings(path=path))
     assert result.failed and "database.migrations.path" in result.detail
+
+
+def test_migration_running_too_long_is_stopped_and_rolled_back(db: Db, tmp_path: Path) -> None:
+    migrations.apply_migrations(db.dsn, MigrationSettings(path=str(alembic_folder(tmp_path / "old", third=None))))
+    folder = alembic_folder(tmp_path / "slow")
+    script = folder / "versions" / "0003_items_description.py"
+    script.write_text(script.read_text().replace(
+        '    op.create_index("ix_items_name", "items", ["name"])\n',
+        '    op.create_index("ix_items_name", "items", ["name"])\n    op.execute("SELECT pg_sleep(30)")\n'))
+    result, run = migrations.apply_migrations(db.dsn, MigrationSettings(path=str(folder), timeout_s=3))
+    assert result.failed and run.left_at_previous is True
+    assert "statement timeout" in result.detail or "still running after 3s" in result.detail, result.detail
+    assert _columns(db) == ["id", "name"]
