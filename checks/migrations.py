@@ -226,7 +226,9 @@ def _docker_exec(settings: MigrationSettings, command: list[str], *,
 
 
 def _alembic(dsn: str, settings: MigrationSettings, *arguments: str) -> subprocess.CompletedProcess[str]:
-    if settings.run == "container":
+    # a downgrade without a downgrade_command runs on the host from the host copy of the migrations (path)
+    host_downgrade = arguments[0] == "downgrade" and not settings.downgrade_command and bool(settings.path)
+    if settings.run == "container" and not host_downgrade:
         if arguments[0] == "upgrade":
             command = list(settings.command or DEFAULT_CONTAINER_COMMAND)
         else:

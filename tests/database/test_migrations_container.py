@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from database_helpers import PASSWORD, Db
@@ -77,6 +78,12 @@ def test_migrations_in_the_container_and_a_bad_build_left_at_the_previous_revisi
 
     result, run = migrations.apply_migrations(db.dsn, settings("releasegate-demo:1.1.0"))
     assert result.passed and run.revision_after == "0003"
+
+    # the downgrade runs alembic on the host from the host copy of the migrations the image ships
+    host_copy = MigrationSettings(run="container", container="unused", command=MIGRATE,
+                                  path=str(Path(__file__).resolve().parents[2] / "demo" / "migrations"))
+    assert migrations.downgrade(db.dsn, host_copy, "0002").passed
+    assert migrations.current_version(db.dsn, "alembic") == "0002"
 
 
 def test_container_that_does_not_exist_is_a_clear_failure(db: Db, demo_images: None) -> None:
