@@ -11,9 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from release_project import RUNBOOK, Release, feature
 
 from checks.notify import Notifier
-from conftest import RUNBOOK, Release, feature
 
 
 class Receiver:

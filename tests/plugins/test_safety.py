@@ -6,8 +6,7 @@ import json
 from collections.abc import Callable
 
 import pytest
-
-from conftest import RUNBOOK, Release, feature
+from release_project import RUNBOOK, Release, feature
 
 RUN = ("features/release.feature", "--env", "local", "-v", "-rs", "-p", "no:cacheprovider")
 
