@@ -47,6 +47,7 @@ class MigrationSettings:
     run: Literal["host", "container"] = "host"
     path: str | None = None
     container: str | None = None
+    image: str | None = None
     command: list[str] | None = None
     downgrade_command: list[str] | None = None
     timeout_s: float = 300.0
@@ -63,7 +64,7 @@ class MigrationSettings:
         if self.tool == "sql":
             return f"SQL files in {self.path}"
         if self.run == "container":
-            return f"alembic in container {self.container}"
+            return f"alembic in container {self.container or self.image}"
         return f"alembic ({self.path})"
 
 
@@ -218,11 +219,26 @@ def _environment(dsn: str, settings: MigrationSettings) -> dict[str, str]:
 def _docker_exec(settings: MigrationSettings, command: list[str], *,
                  timeout: float) -> subprocess.CompletedProcess[str]:
     if not settings.container:
-        raise dbconn.DatabaseError("database.migrations.container is not set: name the service's container")
+        raise dbconn.DatabaseError("database.migrations.container is not set: name the service's container"
+                                   " (or set database.migrations.image to run the release's image)")
     env = dict(os.environ)
     env["PGOPTIONS"] = _session_options(settings)
     return subprocess.run(["docker", "exec", "-e", "PGOPTIONS", settings.container, *command],
                           capture_output=True, text=True, env=env, timeout=timeout, check=False)
+
+
+def _docker_run(dsn: str, settings: MigrationSettings, command: list[str], *,
+                timeout: float) -> subprocess.CompletedProcess[str]:
+    """A one-off container of the release's image on the host network, DATABASE_URL passed by name only."""
+    name = f"releasegate-migrate-{random.token_hex(4)}"
+    try:
+        return subprocess.run(["docker", "run", "--rm", "--name", name, "--network", "host", "-e", "DATABASE_URL",
+                               "-e", "PGOPTIONS", str(settings.image), *command],
+                              capture_output=True, text=True, env=_environment(dsn, settings), timeout=timeout,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60, check=False)
+        raise
 
 
 def _alembic(dsn: str, settings: MigrationSettings, *arguments: str) -> subprocess.CompletedProcess[str]:
@@ -234,6 +250,8 @@ def _alembic(dsn: str, settings: MigrationSettings, *arguments: str) -> subproce
         else:
             template = settings.downgrade_command or ["python", "-m", "alembic", "downgrade", "{revision}"]
             command = [part.replace("{revision}", arguments[1]) for part in template]
+        if settings.image and not settings.container:
+            return _docker_run(dsn, settings, command, timeout=settings.timeout_s)
         return _docker_exec(settings, command, timeout=settings.timeout_s)
     with _alembic_ini(settings) as ini:
         return subprocess.run([sys.executable, "-m", "alembic", "-c", str(ini), *arguments],
@@ -565,13 +583,15 @@ def _reversible_result(name: str, expected: str, steps: list[CheckResult], how: 
     return result
 
 
-def settings_for(config: Any, root: Path) -> MigrationSettings:
-    """Settings from the runbook's ``database.migrations`` section; a relative path is relative to ``root``."""
+def settings_for(config: Any, root: Path, version: str | None = None) -> MigrationSettings:
+    """Settings from the runbook's ``database.migrations`` section; a relative path is relative to ``root``,
+    ``{version}`` in the image is the release's version."""
     path = config.path
     # a container's path may name a folder inside the container: only a host folder that exists is resolved
     if path and not Path(path).is_absolute() and (config.run == "host" or (root / path).exists()):
         path = str((root / path).resolve())
-    return MigrationSettings(tool=config.tool, run=config.run, path=path, container=config.container,
+    image = config.image.replace("{version}", version or "latest") if config.image else None
+    return MigrationSettings(tool=config.tool, run=config.run, path=path, container=config.container, image=image,
                              command=list(config.command) if config.command else None,
                              downgrade_command=list(config.downgrade_command) if config.downgrade_command else None,
                              timeout_s=float(config.timeout_s), lock_timeout_s=float(config.lock_timeout_s))

@@ -96,6 +96,10 @@ class Migrations(_Model):
         default=None, description="run: container: the downgrade command; {revision} is replaced"
     )
     lock_timeout_s: float = Field(default=10, gt=0, description="lock_timeout of every migration session")
+    image: str | None = Field(
+        default=None, description="run: container without a container: docker run this image ({version}: the"
+        " release) on the host network with DATABASE_URL"
+    )
 
 
 class Backup(_Model):

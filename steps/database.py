@@ -40,7 +40,7 @@ def _owner_dsn(database: Database) -> str:
 
 
 def _settings(runbook: Runbook, database: Database) -> migrations.MigrationSettings:
-    return migrations.settings_for(database.migrations, project_root(runbook))
+    return migrations.settings_for(database.migrations, project_root(runbook), runbook.version_to)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from database_helpers import PASSWORD, Db
 
 from checks import migrations
 from checks.migrations import MigrationSettings
+from checks.runbook import Migrations
 
 IMAGES = ("releasegate-demo:1.0.0", "releasegate-demo:1.1.0", "releasegate-demo:1.1.0-badmigration")
 MIGRATE = ["python", "-m", "demo_service", "migrate"]
@@ -91,3 +92,18 @@ def test_container_that_does_not_exist_is_a_clear_failure(db: Db, demo_images: N
     result, run = migrations.apply_migrations(db.dsn, settings)
     assert result.failed and "No such container" in result.detail and db.name in result.detail
     assert run.left_at_previous is True
+
+
+def test_migrations_in_a_one_off_container_of_the_release_image(db: Db, demo_images: None) -> None:
+    def settings(version: str) -> MigrationSettings:
+        config = Migrations(run="container", image="releasegate-demo:{version}", command=["migrate"])
+        return migrations.settings_for(config, Path.cwd(), version)
+
+    result, run = migrations.apply_migrations(db.dsn, settings("1.0.0"))
+    assert result.passed and run.revision_after == "0002", result.summary()
+    result, run = migrations.apply_migrations(db.dsn, settings("1.1.0-badmigration"))
+    assert result.failed and run.left_at_previous is True and "owner_id" in result.detail
+    assert PASSWORD not in result.summary() and PASSWORD not in str(result.evidence)
+    leftovers = subprocess.run(["docker", "ps", "-aq", "--filter", "name=releasegate-migrate-"],
+                               capture_output=True, text=True, timeout=30).stdout.split()
+    assert leftovers == []
