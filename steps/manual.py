@@ -14,6 +14,7 @@ from plugins.safety import read_only
 @given("a person has confirmed this item")
 @then("a person has confirmed this item")
 def person_confirmed(manual_confirmation: Confirmation | None, evidence: Evidence) -> None:
+    """A confirmation of this @manual scenario (who and when) was recorded: --confirmations FILE or --confirm."""
     evidence.require(CheckResult.judge(
         "manual confirmation", manual_confirmation is not None,
         manual_confirmation.describe() if manual_confirmation else "no confirmation recorded",
