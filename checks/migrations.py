@@ -364,10 +364,17 @@ def apply_migrations(dsn: str, settings: MigrationSettings, *,
                                        f"{where_left}")
         return CheckResult.fail(name, f"failed at revision {after or 'none'}", expected, detail=detail,
                                 elapsed_s=elapsed, evidence=evidence), run
-    if target is None:
+    if target is None and settings.run == "container" and not settings.path:
         evidence["head"] = ("unknown: the container has no alembic.ini for 'alembic heads'; set"
                             " database.migrations.path to a host copy of its migrations to compare with the head")
-    reached = after is not None and (target is None or sorted(after.split(",")) == target)
+    at_target = target is not None and after is not None and sorted(after.split(",")) == target
+    if settings.run == "container" and target is not None and not at_target:
+        # the image ships its own migrations: its exit status says whether they all applied
+        evidence["head"] = (f"{','.join(target)} in the host copy ({settings.path}); the image's migrations ended"
+                            f" at {after or 'none'}")
+        target = None
+        expected = "the upgrade command in the image succeeds"
+    reached = after is not None and (target is None or at_target)
     run = MigrationRun("PASS" if reached else "FAIL", before, after, target or [], round(elapsed, 3))
     return CheckResult.judge(name, reached, f"at revision {after or 'none'} (from {before or 'none'})", expected,
                              elapsed_s=elapsed, evidence=evidence,

@@ -107,3 +107,14 @@ def test_migrations_in_a_one_off_container_of_the_release_image(db: Db, demo_ima
     leftovers = subprocess.run(["docker", "ps", "-aq", "--filter", "name=releasegate-migrate-"],
                                capture_output=True, text=True, timeout=30).stdout.split()
     assert leftovers == []
+
+
+def test_image_with_fewer_migrations_than_the_host_copy_passes_at_its_own_head(db: Db, demo_images: None) -> None:
+    """Installing 1.0.0 (migrations up to 0002) while the host copy already has 0003 (the release's)."""
+    config = Migrations(run="container", image="releasegate-demo:{version}", command=["migrate"],
+                        path=str(Path(__file__).resolve().parents[2] / "demo" / "migrations"))
+    settings = migrations.settings_for(config, Path.cwd(), "1.0.0")
+    result, run = migrations.apply_migrations(db.dsn, settings)
+    assert result.passed and run.revision_after == "0002", result.summary()
+    assert "the image's migrations ended at 0002" in result.evidence["head"]
+    assert migrations.check_no_pending(db.dsn, settings).failed  # the host copy's 0003 is still to come
