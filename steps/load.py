@@ -57,9 +57,19 @@ def load_profile_runs(name: str, runbook: Runbook, evidence: Evidence, pytestcon
     return result
 
 
+@pytest.fixture
+def load_result() -> LoadResult | None:
+    """The last load run of the scenario (replaced by the steps that run one); None before any ran."""
+    return None
+
+
 @then("the load stage passed its thresholds")
-def load_stage_passed(load_result: LoadResult, evidence: Evidence) -> None:
+def load_stage_passed(load_result: LoadResult | None, evidence: Evidence) -> None:
     """Every stage kept its failure ratio, p95 and request-rate thresholds, and the run was not aborted."""
+    if load_result is None:
+        evidence.require(CheckResult.unknown("load stage", 'no load ran in this scenario: put When the load profile'
+                                             ' "NAME" runs before this step'))
+        return
     evidence.require(load_result.check)
 
 

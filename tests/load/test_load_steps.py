@@ -94,6 +94,10 @@ Feature: load stages
   @load
   Scenario: unknown profile
     When the load profile "nope" runs
+
+  @load
+  Scenario: thresholds without a load
+    Then the load stage passed its thresholds
 """
 
 
@@ -123,12 +127,13 @@ def test_load_phrases(nginx: NginxServer, scraped_services: tuple[PrometheusServ
     result = project.runpytest("features/load.feature", "--env", "local", "-p", "no:cacheprovider", "-rA")
     text = result.stdout.str()
     outcomes = result.parseoutcomes()
-    assert outcomes.get("passed") == 2 and outcomes.get("failed") == 3, text
+    assert outcomes.get("passed") == 2 and outcomes.get("failed") == 4, text
     assert "PASSED features/load.feature::test_load_within_thresholds" in text
     assert "PASSED features/load.feature::test_slo_under_load_holds" in text
     assert 'load profile "broken": FAIL' in text and "aborted at" in text
     assert 'error rate of "demo-bad": FAIL' in text
     assert "no load profile 'nope'" in text
+    assert "no load ran in this scenario" in text
     reports = sorted((project.path / "reports" / "load").iterdir())
     assert len(reports) == 4 and all((r / "report.html").is_file() for r in reports)
     # the failing analysis stopped the 20 s load early
