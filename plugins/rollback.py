@@ -270,11 +270,16 @@ class ReleaseGuard:
             if deselected:
                 config.hook.pytest_deselected(items=deselected)
             items[:] = kept
-        if self.journal is not None:
-            path = self.journal.sidecar(".items.json")
-            temporary = path.with_suffix(f".{os.getpid()}.tmp")
-            temporary.write_text(json.dumps([self.items[i.nodeid].as_dict() for i in items]), encoding="utf-8")
-            os.replace(temporary, path)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Publish the final selection (after -k/-m) for the controller, which collects nothing under xdist."""
+        if not self.release_run or self.journal is None:
+            return
+        self.items = {item.nodeid: self.items.get(item.nodeid) or classify(item) for item in session.items}
+        path = self.journal.sidecar(".items.json")
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps([info.as_dict() for info in self.items.values()]), encoding="utf-8")
+        os.replace(temporary, path)
 
     # ---- running a scenario (the process that runs it) ----------------------------------
 

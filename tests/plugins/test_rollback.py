@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -198,3 +199,14 @@ def test_collect_only_is_not_a_release(release: Callable[..., Release]) -> None:
     assert result.ret == 0
     assert not (project.root / "reports" / "journal").exists()
     assert not (project.root / "reports" / "signoff.md").exists()
+
+
+def test_post_rollback_under_xdist_does_not_wait_for_deselected_scenarios(release: Callable[..., Release]) -> None:
+    project = release()
+    started = time.monotonic()
+    result = project.pytester.runpytest_subprocess("features/release.feature", "--env", "local", "-n", "2",
+                                                   "-k", "not load", "-rs")
+    assert result.ret == 0, result.stdout.str()
+    result.assert_outcomes(passed=4, skipped=1)
+    result.stdout.fnmatch_lines(["*no rollback happened*"])
+    assert time.monotonic() - started < 60
