@@ -490,31 +490,46 @@ def schema_shape(dsn: str) -> list[str]:
 
 
 @contextmanager
-def scratch_copy(dsn: str, *, step: str = "scratch copy") -> Iterator[tuple[str, str]]:
+def scratch_copy(dsn: str, *, creator_dsn: str | None = None,
+                 step: str = "scratch copy") -> Iterator[tuple[str, str]]:
     """A throw-away copy of the database: ``CREATE DATABASE ... TEMPLATE``, or dump/restore while it is in use.
 
-    Yields (dsn of the copy, how it was made); the copy is dropped afterwards.
+    ``creator_dsn`` is a role allowed to CREATE DATABASE on the same server (default: ``dsn``'s);
+    the copy is owned by ``dsn``'s user, who migrates it. Yields (dsn of the copy, how it was
+    made); the copy is dropped afterwards, also when making it failed halfway.
     """
     import psycopg
 
     source = dbconn.database_name(dsn)
     scratch = f"{source[:40]}_rg_scratch_{random.token_hex(3)}"
-    admin = dbconn.with_database(dsn, "postgres")
+    creator = dbconn.with_database(creator_dsn or dsn, "postgres")
+    owner = dbconn.user_name(dsn)
+    owner_clause = f" OWNER {dbconn.quote_ident(owner)}" if creator_dsn and owner else ""
     how = "CREATE DATABASE ... TEMPLATE"
-    with dbconn.connect(admin, step=step) as conn:
-        try:
-            conn.execute(f"CREATE DATABASE {dbconn.quote_ident(scratch)} TEMPLATE {dbconn.quote_ident(source)}")
-        except psycopg.errors.ObjectInUse:
-            how = "pg_dump | pg_restore (the database is in use, so it cannot be a template)"
-            conn.execute(f"CREATE DATABASE {dbconn.quote_ident(scratch)}")
-            _copy_by_dump(dsn, dbconn.with_database(dsn, scratch), step)
-        except psycopg.Error as exc:
-            raise dbconn.DatabaseError(dbconn.describe(exc, dsn, step)) from None
+    created = False
     try:
+        with dbconn.connect(creator, step=step) as conn:
+            try:
+                conn.execute(f"CREATE DATABASE {dbconn.quote_ident(scratch)}{owner_clause}"
+                             f" TEMPLATE {dbconn.quote_ident(source)}")
+                created = True
+            except psycopg.errors.ObjectInUse:
+                how = "pg_dump | pg_restore (the database is in use, so it cannot be a template)"
+                conn.execute(f"CREATE DATABASE {dbconn.quote_ident(scratch)}{owner_clause}")
+                created = True
+            except psycopg.errors.InsufficientPrivilege as exc:
+                raise dbconn.DatabaseError(
+                    dbconn.describe(exc, creator, step) + "; set database.scratch_dsn to a role that may CREATE"
+                    " DATABASE on this server") from None
+            except psycopg.Error as exc:
+                raise dbconn.DatabaseError(dbconn.describe(exc, creator, step)) from None
+        if how.startswith("pg_dump"):
+            _copy_by_dump(dsn, dbconn.with_database(dsn, scratch), step)
         yield dbconn.with_database(dsn, scratch), how
     finally:
-        with dbconn.connect(admin, step=step) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {dbconn.quote_ident(scratch)} WITH (FORCE)")
+        if created:
+            with dbconn.connect(creator, step=step) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {dbconn.quote_ident(scratch)} WITH (FORCE)")
 
 
 def _copy_by_dump(source: str, target: str, step: str) -> None:
@@ -531,7 +546,7 @@ def _copy_by_dump(source: str, target: str, step: str) -> None:
 
 
 def check_reversible(dsn: str, settings: MigrationSettings, *, down_to: str | None = None,
-                     down_to_known: bool = False) -> CheckResult:
+                     down_to_known: bool = False, creator_dsn: str | None = None) -> CheckResult:
     """upgrade head -> downgrade -> upgrade head on a scratch copy; the live database is not touched.
 
     The downgrade goes to ``down_to`` (the revision recorded before the release) when
@@ -544,7 +559,7 @@ def check_reversible(dsn: str, settings: MigrationSettings, *, down_to: str | No
         return CheckResult.unknown(name, "the reversibility check runs alembic on the host: set"
                                    " database.migrations.path to the migrations the container ships", expected)
     try:
-        with scratch_copy(dsn, step="reversibility check") as (copy, how):
+        with scratch_copy(dsn, creator_dsn=creator_dsn, step="reversibility check") as (copy, how):
             steps: list[CheckResult] = []
             first, _ = apply_migrations(copy, settings, step="reversibility check: upgrade")
             steps.append(first)

@@ -122,8 +122,12 @@ class Database(_Model):
         " the restore is refused"
     )
     schema_name: str = Field(default="public", description="schema the least-privilege checks try to create in")
+    scratch_dsn: str | None = Field(
+        default=None, description="a role that may CREATE DATABASE on the same server, for the reversibility"
+        " check's scratch copy (default: admin_dsn)"
+    )
 
-    @field_validator("dsn", "admin_dsn")
+    @field_validator("dsn", "admin_dsn", "scratch_dsn")
     @classmethod
     def _dsn(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^postgres(ql)?://", value):
@@ -387,6 +391,8 @@ def load_runbook(
         secrets.register_many(secrets.url_passwords(runbook.database.dsn))
         if runbook.database.admin_dsn:
             secrets.register_many(secrets.url_passwords(runbook.database.admin_dsn))
+        if runbook.database.scratch_dsn:
+            secrets.register_many(secrets.url_passwords(runbook.database.scratch_dsn))
     if runbook.notifications.webhook_url:
         secrets.register(runbook.notifications.webhook_url)
     return runbook

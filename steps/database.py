@@ -264,7 +264,8 @@ def migration_reversible(runbook: Runbook, evidence: Evidence, database_state_fi
     state = _state(database_state_file, evidence)
     evidence.require(migrations.check_reversible(_owner_dsn(database), _settings(runbook, database),
                                                  down_to=state.revision_before,
-                                                 down_to_known=state.revision_before_known))
+                                                 down_to_known=state.revision_before_known,
+                                                 creator_dsn=database.scratch_dsn))
 
 
 @then(parsers.parse("the migrations finish within {seconds:g} seconds"))

@@ -33,7 +33,9 @@ def pg() -> Iterator[PostgresCluster]:
     if cluster.initialized():
         cluster.destroy()
     cluster.start()
-    for role, password in (("app", APP_PASSWORD), ("reader", READONLY_PASSWORD), ("owner_like", APP_PASSWORD)):
+    roles = (("app", APP_PASSWORD), ("reader", READONLY_PASSWORD), ("owner_like", APP_PASSWORD),
+             ("migrator", APP_PASSWORD))
+    for role, password in roles:
         cluster.create_role(role, password)
     try:
         yield cluster

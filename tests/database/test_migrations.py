@@ -6,7 +6,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from database_helpers import PASSWORD, Db, alembic_folder, sql_folder
+from database_helpers import APP_PASSWORD, PASSWORD, Db, alembic_folder, sql_folder
 
 from checks import migrations
 from checks.migrations import MigrationSettings
@@ -156,3 +156,17 @@ def test_migration_running_too_long_is_stopped_and_rolled_back(db: Db, tmp_path:
     assert result.failed and run.left_at_previous is True
     assert "statement timeout" in result.detail or "still running after 3s" in result.detail, result.detail
     assert _columns(db) == ["id", "name"]
+
+
+def test_reversibility_as_an_owner_without_createdb_needs_a_scratch_dsn(db: Db, tmp_path: Path) -> None:
+    db.sql(f'ALTER DATABASE "{db.name}" OWNER TO migrator; GRANT CREATE, USAGE ON SCHEMA public TO migrator')
+    owner = db.dsn_as("migrator", APP_PASSWORD)
+    settings = MigrationSettings(path=str(alembic_folder(tmp_path / "m")))
+    assert migrations.apply_migrations(owner, settings)[0].passed
+    refused = migrations.check_reversible(owner, settings)
+    assert refused.inconclusive and "database.scratch_dsn" in refused.detail and APP_PASSWORD not in refused.detail
+    with psycopg.connect(owner) as busy:  # in use: the copy is made by dump/restore, owned by the migrator
+        busy.execute("SELECT 1")
+        result = migrations.check_reversible(owner, settings, creator_dsn=db.cluster.dsn)
+    assert result.passed, result.summary()
+    assert not db.cluster.psql("SELECT datname FROM pg_database WHERE datname LIKE '%rg_scratch%'")
