@@ -50,8 +50,21 @@ DEMO_IMAGES = ("releasegate-demo:1.0.0", "releasegate-demo:1.1.0", "releasegate-
 
 ROUTER_FIRST, ROUTER_LAST = 18200 + 10 * worker_index(), 18209 + 10 * worker_index()
 INSTANCE_FIRST, INSTANCE_LAST = 18100 + 32 * worker_index(), 18131 + 32 * worker_index()
-ROUTER_PORTS = itertools.count(ROUTER_FIRST)
-INSTANCE_PORTS = itertools.count(INSTANCE_FIRST, 4)
+TAKEN: set[int] = set()  # ports held by fixtures that are still alive
+
+
+def _reserve(first: int, last: int, count: int, step: int) -> list[int]:
+    """``count`` consecutive free ports in first..last, held until ``_release``."""
+    for start in range(first, last - count + 2, step):
+        ports = list(range(start, start + count))
+        if not TAKEN.intersection(ports) and all(_free(p) for p in ports):
+            TAKEN.update(ports)
+            return ports
+    pytest.fail(f"no {count} free ports left in {first}-{last}")
+
+
+def _release(ports: list[int]) -> None:
+    TAKEN.difference_update(ports)
 PROJECTS = itertools.count(1)
 
 
@@ -92,11 +105,7 @@ def _free(port: int) -> bool:
 @pytest.fixture
 def router() -> Iterator[Router]:
     """A real nginx router of our own on a port in 18200-18219."""
-    for port in ROUTER_PORTS:
-        if port > ROUTER_LAST:
-            pytest.fail(f"ran out of router ports {ROUTER_FIRST}-{ROUTER_LAST}")
-        if _free(port):
-            break
+    port = _reserve(ROUTER_FIRST, ROUTER_LAST, 1, 1)[0]
     root = WORK / f"nginx-{port}"
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
@@ -107,21 +116,19 @@ def router() -> Iterator[Router]:
         yield instance
     finally:
         instance.stop()
+        _release([port])
 
 
 @pytest.fixture
 def docker_target(demo_images: None, router: Router) -> Iterator[Callable[..., DockerTarget]]:
     """Build DockerTargets whose containers are removed after the test."""
     made: list[DockerTarget] = []
+    reserved: list[list[int]] = []
 
     def make(instances: int = 1, **options: Any) -> DockerTarget:
-        assert instances <= 2, "each test target gets 4 ports"
-        first = next(INSTANCE_PORTS)
-        while not all(_free(p) for p in range(first, first + 2 * instances)):
-            first = next(INSTANCE_PORTS)
-        if first + 2 * instances - 1 > INSTANCE_LAST:
-            pytest.fail(f"ran out of instance ports {INSTANCE_FIRST}-{INSTANCE_LAST}")
-        ports = list(range(first, first + 2 * instances))
+        ports = _reserve(INSTANCE_FIRST, INSTANCE_LAST, 2 * instances, 2)
+        reserved.append(ports)
+        first = ports[0]
         spec = TargetSpec(name="local", kind="docker",
                           options={"project": f"rgtest{next(PROJECTS)}-{first}", "ports": {"demo-api": ports},
                                    "health_timeout_s": 30, "stop_timeout_s": 3, **options})
@@ -136,3 +143,5 @@ def docker_target(demo_images: None, router: Router) -> Iterator[Callable[..., D
         for slot in target.slots("demo-api"):
             target.stop("demo-api", slot)
         target.close()
+    for ports in reserved:
+        _release(ports)
