@@ -125,3 +125,13 @@ def test_wrong_password_fails_in_one_line_without_the_password(project: Callable
                                  "wrong password (password authentication failed)*"])
     assert "Wrong-Admin-Password-77" not in result.stdout.str()
     assert migrations.current_version(db.dsn, "alembic") == "0002"
+
+
+def test_state_is_shared_between_xdist_workers(project: Callable[[str, str], pytest.Pytester], db: Db) -> None:
+    pytester = project("downgrade", "9999")
+    result = pytester.runpytest_subprocess("features/release.feature", "--env", "local", "-n", "2", "-rs", "-v")
+    assert result.ret == 1, result.stdout.str()
+    result.stdout.fnmatch_lines(["*PASSED*test_database_back_as_before*"])
+    assert migrations.current_version(db.dsn, "alembic") == "0002"
+    done = _events(pytester, "rollback_action_done")
+    assert [e["outcome"] for e in done] == ["PASS"], done
