@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -18,7 +19,8 @@ NGINX_PORTS = range(19300, 19310)
 
 
 def free_port(ports: range) -> int:
-    for port in ports:
+    """A free port of the range, tried in random order so that parallel test workers rarely pick the same one."""
+    for port in random.sample(list(ports), len(ports)):
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
@@ -26,6 +28,10 @@ def free_port(ports: range) -> int:
                 continue
             return port
     raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1}")
+
+
+class PortTaken(RuntimeError):
+    pass
 
 
 class PrometheusServer:
@@ -68,6 +74,12 @@ class PrometheusServer:
             + textwrap.indent("".join(jobs), "  ")
         )
         (self.workdir / "prometheus.yml").write_text(config)
+        for _attempt in range(3):  # another test worker may take the port between the check and the bind
+            if self._launch(timeout_s):
+                return self
+        raise RuntimeError(f"prometheus did not start: {(self.workdir / 'prometheus.log').read_text()[-2000:]}")
+
+    def _launch(self, timeout_s: float) -> bool:
         self.port = free_port(PROMETHEUS_PORTS)
         log = (self.workdir / "prometheus.log").open("ab")
         self.process = subprocess.Popen(
@@ -85,10 +97,10 @@ class PrometheusServer:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"prometheus exited: {(self.workdir / 'prometheus.log').read_text()[-2000:]}")
+                return False
             try:
                 if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
-                    return self
+                    return True
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
@@ -131,6 +143,17 @@ class NginxServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout_s: float = 10) -> NginxServer:
+        chosen = self.port
+        for _attempt in range(3):  # another test worker may take an auto-picked port before nginx binds it
+            try:
+                return self._launch(timeout_s)
+            except PortTaken:
+                if chosen:
+                    raise
+                self.port = 0
+        raise RuntimeError(f"nginx could not bind a port in {NGINX_PORTS.start}-{NGINX_PORTS.stop - 1}")
+
+    def _launch(self, timeout_s: float) -> NginxServer:
         root = self.workdir / "html"
         root.mkdir(parents=True, exist_ok=True)
         self.workdir.chmod(0o755)  # nginx workers run as nobody when started by root
@@ -170,7 +193,10 @@ class NginxServer:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"nginx exited: {(self.workdir / 'logs/error.log').read_text()[-2000:]}")
+                log = (self.workdir / "logs/error.log").read_text()[-2000:]
+                if "Address already in use" in log:
+                    raise PortTaken(log)
+                raise RuntimeError(f"nginx exited: {log}")
             try:
                 if httpx.get(self.url + "/", timeout=1).status_code == 200:
                     return self
