@@ -1,13 +1,14 @@
 """The real demo builds: 1.1.0-errors fails the error-rate analysis and load stage, 1.1.0-slow the latency ones.
 
 Containers of the local stack's images (releasegate-demo:<version>, built by scripts/local-stack)
-run on ports 19241-19243 with a database of their own in the stack's PostgreSQL; a Prometheus of
+run on ports 19241-19293 (by xdist worker) with a database of their own in the stack's PostgreSQL; a Prometheus of
 this test scrapes them every second while a thread sends them traffic.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 import threading
@@ -27,8 +28,10 @@ from tests.slo_support.servers import PrometheusServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-BUILDS = {"1.0.0": 19241, "1.1.0-errors": 19242, "1.1.0-slow": 19243}
-DATABASE = "slo_e2e"
+# one set of ports and one database per xdist worker (gw0, gw1, ...), so workers never share containers
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0) % 10
+BUILDS = {v: 19240 + 5 * _WORKER + i for i, v in enumerate(("1.0.0", "1.1.0-errors", "1.1.0-slow"), start=1)}
+DATABASE = f"slo_e2e_{_WORKER}"
 SCHEMA = slo.Schema()
 
 
