@@ -10,6 +10,7 @@ undo action, so a failed @critical check rolls it back.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -28,6 +29,7 @@ from plugins.targets import DeploySession
 from steps._phrases import run, split_list, within_phrase
 
 HEALTH_KINDS = ("pods", "containers", "pods/containers", "instances")
+PROBE_SETTLE_S = 0.5
 
 
 def _version(runbook: Runbook, evidence: Evidence) -> str:
@@ -44,9 +46,11 @@ def _probing(runbook: Runbook, service: Service, session: DeploySession, what: s
     prober = Prober(service.base_url + path, rate_per_s=float(options.get("probe_rate_per_s", 50)),
                     version_field=service.version_field)
     prober.start()
+    time.sleep(PROBE_SETTLE_S)  # the prober is at its rate before the change starts, and after it ends
     try:
         yield prober
     finally:
+        time.sleep(PROBE_SETTLE_S)
         result = prober.stop()
         session.probes[f"{what} {service.name}"] = result
         session.last_probes.append(result)
