@@ -569,10 +569,12 @@ def rollback_rolling(record: dict[str, Any]) -> CheckResult:
 def rollback_blue_green(record: dict[str, Any]) -> CheckResult:
     """Switch the router back to the previous colour (started again with the previous version if gone)."""
     target = _target_from_record(record)
-    assert isinstance(target, DockerTarget)
     service = record["service"]["name"]
     previous, colour = record.get("previous_version"), record.get("previous_colour")
     name = f"switch {service} back to {colour} ({previous})"
+    if not isinstance(target, DockerTarget):  # the strategy was refused there: it changed nothing
+        return CheckResult.ok(name, f"nothing to undo: {record['strategy']} never runs on {target.NAME}",
+                              "previous version serving")
     expected = f"{previous} serving from {colour}"
     router = make_router(record.get("router") or {"kind": "none"})
     undo: dict[str, Any] = {"steps": [], "started_at": time.time()}
@@ -611,7 +613,8 @@ def rollback_canary(record: dict[str, Any]) -> CheckResult:
     if not result.passed or not record.get("previous_version"):
         return result
     target = _target_from_record(record)
-    assert isinstance(target, DockerTarget)
+    if not isinstance(target, DockerTarget):
+        return result
     try:
         for slot in target.colour_slots(record["service"]["name"], record["colour"]):
             target.stop(record["service"]["name"], slot)

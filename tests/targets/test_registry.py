@@ -46,5 +46,6 @@ def test_unknown_service_and_unsupported_strategy_are_clear() -> None:
         target.service("web")
     failed = strategies.deploy(target, "demo-api", "1.1.0", "blue-green")
     assert failed.result.failed and "needs a container target" in str(failed.result.observed)
+    assert strategies.rollback(failed.record).passed  # the refused strategy changed nothing: nothing to undo
     with pytest.raises(Exception, match="unknown deploy strategy 'big-bang'"):
         strategies.deploy(target, "demo-api", "1.1.0", "big-bang")
