@@ -145,3 +145,20 @@ def test_unreachable_docker_engine_is_inconclusive_not_a_pass(rg_project: Callab
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*images of 1.1.0: INCONCLUSIVE*cannot reach the Docker engine*"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_dry_run_runs_the_read_only_deploy_checks_and_skips_the_deployment(
+    rg_project: Callable[..., pytest.Pytester], docker_target: Callable[..., DockerTarget], router: Router
+) -> None:
+    target = docker_target()
+    feature = ("Feature: x\n"
+               "  @preflight\n  Scenario: look\n    Given the image for the release exists\n"
+               "    Then all containers are running and healthy\n"
+               "  @deploy\n  Scenario: change\n    When the release is deployed with the blue-green strategy\n")
+    settings = {"kind": "nginx", "root": str(router.root), "listen": router.listen}
+    assert strategies.deploy(target, "demo-api", "1.0.0", "recreate", router=router, router_settings=settings).passed
+    pytester = rg_project(runbooks={"local": _runbook(target, router)}, features={"dry": feature})
+    result = pytester.runpytest("features/dry.feature", "--env", "local", "--dry-run", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    assert target.serving_version("demo-api") == "1.0.0"
+    assert target.instance("demo-api", target.colour_slots("demo-api", "green")[0]) is None
