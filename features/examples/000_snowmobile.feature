@@ -77,9 +77,12 @@ Feature: Snowmobile Product Data Reconciliation System - deployment checklist (s
     Then the process "demo_service serve" runs as a non-root user on the host "local://"
 
   @smoke @critical
-  Scenario: Database roles have the minimal necessary permissions
+  Scenario: The application role has the minimal necessary permissions
     Then the application role cannot create or drop tables
-    And the read-only role can only select
+
+  @smoke @critical
+  Scenario: The read-only role can only read
+    Then the read-only role can only select
 
   @smoke
   Scenario: Monitoring - real-time monitoring active
