@@ -272,7 +272,7 @@ def ensure_postgres(config: StackConfig, log: Log = _say) -> PostgresCluster:
     if not (cluster.initialized() and cluster.running()):
         cluster.start()
     stamp = config.pg_dir / ".releasegate-roles"
-    wanted = _fingerprint(config.database, config.owner, config.app, config.readonly)
+    wanted = _fingerprint(config.database, config.owner, config.app, config.readonly, "owner-member-of-app-and-ro")
     if stamp.is_file() and stamp.read_text() == wanted:
         return cluster
     for role in (config.owner, config.app, config.readonly):
@@ -293,6 +293,9 @@ def prepare_database(config: StackConfig, name: str, cluster: PostgresCluster | 
     cluster = cluster or postgres_cluster(config)
     owner, app, ro = config.owner.name, config.app.name, config.readonly.name
     cluster.create_database(name, owner=owner)
+    # The owner may SET ROLE to the other two: that is how the privilege checks try DML and DDL
+    # as the application and read-only roles without knowing their passwords.
+    cluster.psql(f'GRANT "{app}", "{ro}" TO "{owner}";')
     cluster.psql(
         f'ALTER DATABASE "{name}" OWNER TO "{owner}";'
         f' REVOKE ALL ON DATABASE "{name}" FROM PUBLIC;'
@@ -312,6 +315,61 @@ def prepare_database(config: StackConfig, name: str, cluster: PostgresCluster | 
         f' GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{ro}";',
         database=name,
     )
+
+
+def reset(config: StackConfig, version: str, log: Log = _say) -> None:
+    """Put the local environment back where a release starts: no demo containers of the runbook's
+    docker targets, the router with no backend, the demo database at the schema ``version`` ships.
+
+    ``scripts/run-release`` calls this and then installs ``version`` with features/install.feature,
+    so every run on the local stack starts from the same place. Data rows stay: a downgrade of the
+    demo's migrations drops columns only.
+    """
+    from checks import migrations
+    from checks.runbook import load_runbook
+
+    shipped = images.DEMO_BUILDS.get(version)
+    if shipped is None:
+        raise CheckError(f"reset: unknown demo build {version!r}; known: {', '.join(images.DEMO_BUILDS)}")
+    runbook = load_runbook(LOCAL_RUNBOOK)
+    prefixes = tuple(f"{target.options.get('project', 'releasegate')}-{service.name}-"
+                     for target in runbook.targets if target.kind == "docker" for service in runbook.services)
+    client = images.docker_client()
+    for container in stack_containers(config, client):
+        if container.name.startswith(prefixes):
+            log(f"removing container {container.name}")
+            container.remove(force=True)
+    router(config).set_weights({PLACEHOLDER: 100}, {})
+    revision = Path(shipped[-1]).name.split("_", 1)[0]
+    settings = migrations.MigrationSettings(tool="alembic", run="host", path=str(images.DEMO_DIR / "migrations"))
+    result = migrations.downgrade(config.owner_dsn, settings, revision, step="reset")
+    if not result.passed:
+        raise CheckError(f"reset: {result.summary()}")
+    log(f"database {config.database} at {revision}, the schema {version} ships ({result.observed})")
+
+
+def firing_alerts(config: StackConfig) -> list[str]:
+    """``alertname{version}`` of every alert firing in the stack's Prometheus."""
+    import json
+
+    query = urllib.parse.urlencode({"query": 'ALERTS{alertstate="firing"}'})
+    with urllib.request.urlopen(f"{config.prometheus_url}/api/v1/query?{query}", timeout=5) as response:
+        result = json.load(response)["data"]["result"]
+    return sorted(f"{r['metric'].get('alertname')}{{version={r['metric'].get('version', '')}}}" for r in result)
+
+
+def wait_until_quiet(config: StackConfig, timeout_s: float = 90, log: Log = _say) -> None:
+    """Wait until no alert fires: the alerts of an earlier run (5xx of a faulty build over the last
+    30 s, a removed instance) clear by themselves within a minute."""
+    deadline = time.monotonic() + timeout_s
+    firing = firing_alerts(config)
+    if firing:
+        log(f"waiting for the alerts of an earlier run to clear: {', '.join(firing)}")
+    while firing and time.monotonic() < deadline:
+        time.sleep(2)
+        firing = firing_alerts(config)
+    if firing:
+        raise CheckError(f"alerts still firing after {timeout_s:g}s: {', '.join(firing)}; see {config.prometheus_url}/alerts")
 
 
 def drop_database(config: StackConfig, name: str) -> None:
@@ -705,8 +763,9 @@ def _ports_text(ports: tuple[int, ...]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    usage = "usage: scripts/local-stack up|down|status|images [--no-images]"
-    if not args or args[0] not in {"up", "down", "status", "images"}:
+    usage = "usage: scripts/local-stack up|down|status|images [--no-images] | reset VERSION | quiet"
+    if not args or args[0] not in {"up", "down", "status", "images", "reset", "quiet"} or (
+            args[0] == "reset" and len(args) != 2):
         print(usage, file=sys.stderr)
         return 2
     command = args[0]
@@ -722,6 +781,12 @@ def main(argv: list[str] | None = None) -> int:
         if command == "down":
             down(config)
             print("local stack down (the Docker engine keeps running)")
+            return 0
+        if command == "reset":
+            reset(config, args[1])
+            return 0
+        if command == "quiet":
+            wait_until_quiet(config)
             return 0
         if command == "images":
             problems = [p for p in host_problems() if "nginx" not in p and "prometheus" not in p.lower()]

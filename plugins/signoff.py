@@ -69,6 +69,12 @@ def decide(guard: ReleaseGuard, exitstatus: int) -> Verdict:
     return Verdict(PROMOTED, "every stage ran and no critical check failed")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("releasegate").addoption(
+        "--signoff", dest="releasegate_signoff", metavar="FILE", default="reports/signoff.md",
+        help="where a release run writes its sign-off (default reports/signoff.md, relative to the rootdir)")
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     guard = config.stash.get(GUARD_KEY, None)
@@ -81,7 +87,7 @@ class SignOff:
         self.config = config
         self.guard = guard
         self.verdict: Verdict | None = None
-        self.path = config.rootpath / "reports" / "signoff.md"
+        self.path = config.rootpath / str(config.getoption("releasegate_signoff"))
         self.started = time.time()
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
