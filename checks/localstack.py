@@ -342,6 +342,11 @@ def reset(config: StackConfig, version: str, log: Log = _say) -> None:
     router(config).set_weights({PLACEHOLDER: 100}, {})
     revision = Path(shipped[-1]).name.split("_", 1)[0]
     settings = migrations.MigrationSettings(tool="alembic", run="host", path=str(images.DEMO_DIR / "migrations"))
+    current = migrations.current_version(config.owner_dsn, settings.tool, step="reset")
+    if current is None or current in migrations.ancestors(settings, revision):
+        log(f"database {config.database} at {current or 'no schema yet'} ({version} needs {revision}):"
+            " nothing to downgrade")
+        return
     result = migrations.downgrade(config.owner_dsn, settings, revision, step="reset")
     if not result.passed:
         raise CheckError(f"reset: {result.summary()}")
