@@ -374,7 +374,8 @@ def wait_until_quiet(config: StackConfig, timeout_s: float = 90, log: Log = _say
         time.sleep(2)
         firing = firing_alerts(config)
     if firing:
-        raise CheckError(f"alerts still firing after {timeout_s:g}s: {', '.join(firing)}; see {config.prometheus_url}/alerts")
+        raise CheckError(f"alerts still firing after {timeout_s:g}s: {', '.join(firing)};"
+                         f" see {config.prometheus_url}/alerts")
 
 
 def drop_database(config: StackConfig, name: str) -> None:

@@ -29,7 +29,8 @@ def _run_release(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProces
         cwd=ROOT, capture_output=True, text=True, timeout=900,
         env={**os.environ, "RELEASEGATE_SKIP_IMAGES": "1"},
     )
-    events = [json.loads(line) for path in (tmp_path / "journal").glob("*.jsonl") for line in path.read_text().splitlines()]
+    events = [json.loads(line) for path in (tmp_path / "journal").glob("*.jsonl")
+              for line in path.read_text().splitlines()]
     finished = next(e for e in events if e.get("event") == "run_finished")
     return proc, signoff.read_text(), finished
 
