@@ -276,10 +276,7 @@ def deploy_recreate(target: Target, service: str, version: str, *, router: Traff
     image = _record_image(target, service, version, record)
     if not image.passed:
         return _finish(record, "failed", image)
-    colour = serving_colour(target, service, router) or COLOURS[0]
-    slots = target.colour_slots(service, colour)
-    _remember_previous(target, service, slots, record)
-    record.update(colour=colour, previous_colour=colour, slots=[s.index for s in slots])
+    slots = _serving_slots(target, service, router, record)
     for slot in slots:
         target.stop(service, slot)
         _step(record, "stopped", slot=slot.index)
@@ -287,6 +284,15 @@ def deploy_recreate(target: Target, service: str, version: str, *, router: Traff
     if verdict.passed:
         _set_weights(router, target, service, _weights_for(slots), record, "route to new instances")
     return _finish(record, "deployed" if verdict.passed else "failed", verdict)
+
+
+def _serving_slots(target: DockerTarget, service: str, router: TrafficRouter, record: dict[str, Any]) -> list[Slot]:
+    """The slots of the colour that serves now (replaced in place by recreate and rolling), recorded."""
+    colour = serving_colour(target, service, router) or COLOURS[0]
+    slots = target.colour_slots(service, colour)
+    _remember_previous(target, service, slots, record)
+    record.update(colour=colour, previous_colour=colour, slots=[s.index for s in slots])
+    return slots
 
 
 def deploy_rolling(target: Target, service: str, version: str, *, router: TrafficRouter | None = None,
@@ -301,10 +307,7 @@ def deploy_rolling(target: Target, service: str, version: str, *, router: Traffi
     image = _record_image(target, service, version, record)
     if not image.passed:
         return _finish(record, "failed", image)
-    colour = serving_colour(target, service, router) or COLOURS[0]
-    slots = target.colour_slots(service, colour)
-    _remember_previous(target, service, slots, record)
-    record.update(colour=colour, previous_colour=colour, slots=[s.index for s in slots])
+    slots = _serving_slots(target, service, router, record)
     verdict = _roll(target, service, slots, version, router, record)
     return _finish(record, "deployed" if verdict.passed else "failed", verdict)
 

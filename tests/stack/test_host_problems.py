@@ -38,4 +38,8 @@ def test_up_refuses_with_one_line_and_starts_nothing(monkeypatch: pytest.MonkeyP
 def test_usage_of_the_script() -> None:
     result = subprocess.run([str(REPO_ROOT / "scripts" / "local-stack")], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    assert result.stderr.strip() == "usage: scripts/local-stack up|down|status|images [--no-images]"
+    assert result.stderr.strip() == ("usage: scripts/local-stack up|down|status|images [--no-images]"
+                                     " | reset VERSION | quiet")
+    wrong = subprocess.run([str(REPO_ROOT / "scripts" / "local-stack"), "reset"], capture_output=True, text=True,
+                           timeout=60)
+    assert wrong.returncode == 2 and wrong.stderr.startswith("usage: ")
