@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from pytest_bdd import exceptions as bdd_exceptions
+from pytest_bdd.compat import get_fixture_names
 from pytest_bdd.feature import get_feature
 from pytest_bdd.parser import Feature, ScenarioTemplate
 from pytest_bdd.scenario import scenario as bdd_scenario
@@ -140,10 +141,10 @@ def _rendered_steps(template: ScenarioTemplate) -> Iterator[Any]:
 
 def _step_definitions(node: pytest.Collector | pytest.Session) -> Iterator[StepFunctionContext]:
     manager = node.session._fixturemanager
-    for name, fixturedefs in manager._arg2fixturedefs.items():
+    for name in get_fixture_names(manager):  # pytest 9.2 keeps fixtures by node; this reads either layout
         if not name.startswith(STEPDEF_PREFIX):
             continue
-        for fixturedef in fixturedefs:
+        for fixturedef in manager.getfixturedefs(name, node) or ():
             context = fixturedef.func()
             if isinstance(context, StepFunctionContext):
                 yield context
