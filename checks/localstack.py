@@ -325,12 +325,18 @@ def reset(config: StackConfig, version: str, log: Log = _say) -> None:
     so every run on the local stack starts from the same place. Data rows stay: a downgrade of the
     demo's migrations drops columns only.
     """
-    from checks import migrations
+    from checks import dbconn, migrations
     from checks.runbook import load_runbook
 
     shipped = images.DEMO_BUILDS.get(version)
     if shipped is None:
-        raise CheckError(f"reset: unknown demo build {version!r}; known: {', '.join(images.DEMO_BUILDS)}")
+        raise CheckError(f"unknown demo build {version!r}; known: {', '.join(images.DEMO_BUILDS)}")
+    revision = Path(shipped[-1]).name.split("_", 1)[0]
+    settings = migrations.MigrationSettings(tool="alembic", run="host", path=str(images.DEMO_DIR / "migrations"))
+    try:  # first: a stack that is down fails here, before anything is removed
+        current = migrations.current_version(config.owner_dsn, settings.tool, step="reset")
+    except dbconn.DatabaseError as exc:
+        raise CheckError(f"{exc}; run scripts/local-stack up") from None
     runbook = load_runbook(LOCAL_RUNBOOK)
     prefixes = tuple(f"{target.options.get('project', 'releasegate')}-{service.name}-"
                      for target in runbook.targets if target.kind == "docker" for service in runbook.services)
@@ -340,16 +346,13 @@ def reset(config: StackConfig, version: str, log: Log = _say) -> None:
             log(f"removing container {container.name}")
             container.remove(force=True)
     router(config).set_weights({PLACEHOLDER: 100}, {})
-    revision = Path(shipped[-1]).name.split("_", 1)[0]
-    settings = migrations.MigrationSettings(tool="alembic", run="host", path=str(images.DEMO_DIR / "migrations"))
-    current = migrations.current_version(config.owner_dsn, settings.tool, step="reset")
     if current is None or current in migrations.ancestors(settings, revision):
         log(f"database {config.database} at {current or 'no schema yet'} ({version} needs {revision}):"
             " nothing to downgrade")
         return
     result = migrations.downgrade(config.owner_dsn, settings, revision, step="reset")
     if not result.passed:
-        raise CheckError(f"reset: {result.summary()}")
+        raise CheckError(result.summary())
     log(f"database {config.database} at {revision}, the schema {version} ships ({result.observed})")
 
 
@@ -358,8 +361,12 @@ def firing_alerts(config: StackConfig) -> list[str]:
     import json
 
     query = urllib.parse.urlencode({"query": 'ALERTS{alertstate="firing"}'})
-    with urllib.request.urlopen(f"{config.prometheus_url}/api/v1/query?{query}", timeout=5) as response:
-        result = json.load(response)["data"]["result"]
+    try:
+        with urllib.request.urlopen(f"{config.prometheus_url}/api/v1/query?{query}", timeout=5) as response:
+            result = json.load(response)["data"]["result"]
+    except (OSError, ValueError, KeyError) as exc:
+        where = config.prometheus_url
+        raise CheckError(f"cannot read the alerts from {where}: {exc}; run scripts/local-stack up") from None
     return sorted(f"{r['metric'].get('alertname')}{{version={r['metric'].get('version', '')}}}" for r in result)
 
 
