@@ -48,12 +48,16 @@ def runs_features(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    if hasattr(config, "workerinput") or not runs_features(config):
+    if not runs_features(config):
         return
     reports = config.rootpath / "reports"
     if getattr(config.option, "allure_report_dir", None) is None and hasattr(config.option, "allure_report_dir"):
+        # xdist workers re-parse the command line, so each one sets the same default; only the
+        # controller cleans the folder, before the workers start
         config.option.allure_report_dir = str(reports / "allure-results")
-        config.option.clean_alluredir = True
+        config.option.clean_alluredir = not hasattr(config, "workerinput")
+    if hasattr(config, "workerinput"):
+        return
     if not getattr(config.option, "xmlpath", None):
         config.option.xmlpath = str(reports / "junit.xml")
     for output in (config.option.xmlpath, getattr(config.option, "allure_report_dir", None)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -60,6 +61,11 @@ def test_runs_under_xdist(rg_project: Callable[..., pytest.Pytester]) -> None:
     pytester = rg_project(runbooks={"local": RUNBOOK}, features={"release": FEATURE})
     result = pytester.runpytest_subprocess("features/release.feature", "--env", "local", "-n", "2")
     result.assert_outcomes(passed=3, failed=1)
+    # the workers write their Allure results to the same default folder as a single process would
+    results = [json.loads(p.read_text()) for p in (pytester.path / "reports" / "allure-results").glob("*-result.json")]
+    names = {r["name"] for r in results}
+    assert {"environment is right", "version is set"} <= names, names
+    assert sum(1 for r in results if r["name"] == "environments") == 2, names
 
 
 def test_missing_step_names_file_line_and_closest_phrase(rg_project: Callable[..., pytest.Pytester]) -> None:
