@@ -1,4 +1,4 @@
-Feature: Release of the demo service (preflight, backup, migration, blue-green, smoke, SLO under load)
+Feature: Release of the demo service (preflight, backup, migration, deployment, smoke, SLO under load)
   The release checklist of one service, end to end:
 
     pytest features/release.feature --env local                          # 1.0.0 -> 1.1.0
@@ -70,10 +70,10 @@ Feature: Release of the demo service (preflight, backup, migration, blue-green, 
     Then the migrations are reversible
     And the application role cannot create or drop tables
 
-  # --- Deployment: blue-green behind the router --------------------------------------------------
+  # --- Deployment: the runbook's strategy (local: blue-green behind the nginx router) --------------
 
   @deploy @critical
-  Scenario: The release is deployed blue-green without dropping a request
+  Scenario: The release is deployed without dropping a request
     When the release is deployed
     Then no request failed during the switch
     And every service serves the release version within 60 seconds
