@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,15 @@ def test_shipped_runbooks_load(name: str, monkeypatch: pytest.MonkeyPatch) -> No
     environ = {var: "dummy-value-123" for var in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", text)}
     runbook = load_runbook(REPO_ROOT / "runbooks" / f"{name}.yaml", environ)
     assert runbook.name
+
+
+@pytest.mark.parametrize("path", sorted((REPO_ROOT / "runbooks").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_runbook_validates(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", path.read_text())):
+        monkeypatch.setenv(name, "value-of-" + name.lower())  # the variables a user must export
+    monkeypatch.setenv("API_HOST", "api.example.com")
+    runbook = load_runbook(path)
+    assert runbook.name == path.stem or path.stem.startswith("seed-"), runbook.name
+    if runbook.database is not None and runbook.database.migrations.run == "container":
+        assert runbook.database.migrations.image or runbook.database.migrations.container, \
+            f"{path.name}: migrations run in a container but name no image or container"
