@@ -94,11 +94,17 @@ def environment_properties(config: pytest.Config) -> str:
 
 
 def git_sha(root: Path) -> str:
+    """HEAD of the checkout the run came from; a sign-off must say when tracked files differ from it."""
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                 capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
-    return out.stdout.strip() or "unknown"
+    sha = out.stdout.strip() if out.returncode == 0 else ""
+    if not sha:
+        return "unknown"
+    return f"{sha} (with uncommitted changes)" if changed.stdout.strip() else sha
 
 
 def executor_info(environ: dict[str, str] | os._Environ[str]) -> dict[str, str] | None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -112,3 +115,16 @@ def test_reports_are_written_for_feature_runs(rg_project: Callable[..., pytest.P
     assert "testcase" in (pytester.path / "reports" / "junit.xml").read_text()
     attachments = [p.read_text() for p in allure.glob("*-attachment.json")]
     assert any('"observed": "local"' in text for text in attachments), "evidence not attached"
+
+
+def test_git_sha_says_when_the_checkout_has_uncommitted_changes(tmp_path: Path) -> None:
+    from plugins.reporting import git_sha
+
+    assert git_sha(tmp_path) == "unknown"
+    for command in (["init", "-q"], ["-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q", "--allow-empty",
+                                     "-m", "x"]):
+        subprocess.run(["git", *command], cwd=tmp_path, check=True)
+    (tmp_path / "f.txt").write_text("one")
+    assert re.fullmatch(r"[0-9a-f]{40}", git_sha(tmp_path))  # untracked files do not count
+    subprocess.run(["git", "add", "f.txt"], cwd=tmp_path, check=True)
+    assert git_sha(tmp_path).endswith(" (with uncommitted changes)")
