@@ -48,7 +48,8 @@ def runs_features(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    if not runs_features(config):
+    inspecting = config.option.collectonly or getattr(config.option, "help", False)
+    if not runs_features(config) or inspecting:  # --collect-only must not wipe the last run's record
         return
     reports = config.rootpath / "reports"
     if getattr(config.option, "allure_report_dir", None) is None and hasattr(config.option, "allure_report_dir"):

@@ -128,3 +128,15 @@ def test_git_sha_says_when_the_checkout_has_uncommitted_changes(tmp_path: Path) 
     assert re.fullmatch(r"[0-9a-f]{40}", git_sha(tmp_path))  # untracked files do not count
     subprocess.run(["git", "add", "f.txt"], cwd=tmp_path, check=True)
     assert git_sha(tmp_path).endswith(" (with uncommitted changes)")
+
+
+def test_collect_only_leaves_the_last_record_alone(rg_project: Callable[..., pytest.Pytester]) -> None:
+    pytester = rg_project(runbooks={"local": RUNBOOK}, features={"release": FEATURE})
+    pytester.runpytest("features/release.feature", "--env", "local")
+    reports = pytester.path / "reports"
+    before = {p.name: p.read_bytes() for p in (reports / "allure-results").iterdir()}
+    junit = (reports / "junit.xml").read_bytes()
+    result = pytester.runpytest("features/release.feature", "--env", "local", "--collect-only", "-q")
+    assert result.ret == 0
+    assert {p.name: p.read_bytes() for p in (reports / "allure-results").iterdir()} == before
+    assert (reports / "junit.xml").read_bytes() == junit
