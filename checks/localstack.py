@@ -358,16 +358,12 @@ def reset(config: StackConfig, version: str, log: Log = _say) -> None:
 
 def firing_alerts(config: StackConfig) -> list[str]:
     """``alertname{version}`` of every alert firing in the stack's Prometheus."""
-    import json
+    from checks.prometheus import PrometheusClient
 
-    query = urllib.parse.urlencode({"query": 'ALERTS{alertstate="firing"}'})
-    try:
-        with urllib.request.urlopen(f"{config.prometheus_url}/api/v1/query?{query}", timeout=5) as response:
-            result = json.load(response)["data"]["result"]
-    except (OSError, ValueError, KeyError) as exc:
-        where = config.prometheus_url
-        raise CheckError(f"cannot read the alerts from {where}: {exc}; run scripts/local-stack up") from None
-    return sorted(f"{r['metric'].get('alertname')}{{version={r['metric'].get('version', '')}}}" for r in result)
+    with PrometheusClient(config.prometheus_url) as client:
+        alerts = client.alerts()
+    return sorted(f"{a['labels'].get('alertname')}{{version={a['labels'].get('version', '')}}}"
+                  for a in alerts if a.get("state") == "firing")
 
 
 def wait_until_quiet(config: StackConfig, timeout_s: float = 90, log: Log = _say) -> None:

@@ -13,6 +13,7 @@ import httpx
 import psycopg
 import pytest
 
+from checks import migrations
 from checks.localstack import StackConfig
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -40,13 +41,6 @@ def _serving(stack: StackConfig) -> str:
     return version
 
 
-def _revision(stack: StackConfig) -> str:
-    with psycopg.connect(stack.owner_dsn) as conn:
-        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-    assert row is not None
-    return str(row[0])
-
-
 def _item_names(stack: StackConfig) -> set[str]:
     with psycopg.connect(stack.owner_dsn) as conn:
         return {str(name) for (name,) in conn.execute("SELECT name FROM items")}
@@ -59,7 +53,8 @@ def test_faulty_build_is_rolled_back_then_the_release_is_promoted(stack: StackCo
     assert "critical failure in The error rate stays below 5% under the release load profile" in signoff
     assert "Post-rollback checks passed: The previous version serves again, The database is back" in signoff
     assert _serving(stack) == "1.0.0"
-    assert _revision(stack) == "0002"  # downgraded to what was recorded before the release
+    # downgraded to what was recorded before the release
+    assert migrations.current_version(stack.owner_dsn, "alembic") == "0002"
 
     marker = f"written-between-runs-{uuid.uuid4().hex[:8]}"
     with psycopg.connect(stack.app_dsn) as conn:
@@ -71,5 +66,5 @@ def test_faulty_build_is_rolled_back_then_the_release_is_promoted(stack: StackCo
     assert "15 passed, 3 skipped" in proc.stdout  # the manual item is pending; post-rollback has nothing to do
     assert "Change approved and the deployment window announced (pending manual confirmation" in signoff
     assert _serving(stack) == "1.1.0"
-    assert _revision(stack) == "0003"
+    assert migrations.current_version(stack.owner_dsn, "alembic") == "0003"
     assert marker in _item_names(stack)  # the baseline reset and the release lost nothing
