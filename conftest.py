@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import pkgutil
 
-import steps
+from releasegate import steps
 
 pytest_plugins = [
-    "plugins.environment",
-    "plugins.collection",
-    "plugins.evidence",
-    "plugins.stack",
-    "plugins.redaction",
-    "plugins.reporting",
-    "plugins.safety",
-    "plugins.rollback",
-    "plugins.signoff",
-    "plugins.targets",
-    *sorted(f"steps.{m.name}" for m in pkgutil.iter_modules(steps.__path__) if not m.name.startswith("_")),
+    "releasegate.plugins.environment",
+    "releasegate.plugins.collection",
+    "releasegate.plugins.evidence",
+    "releasegate.plugins.stack",
+    "releasegate.plugins.redaction",
+    "releasegate.plugins.reporting",
+    "releasegate.plugins.safety",
+    "releasegate.plugins.rollback",
+    "releasegate.plugins.signoff",
+    "releasegate.plugins.targets",
+    *sorted(f"releasegate.steps.{m.name}" for m in pkgutil.iter_modules(steps.__path__) if not m.name.startswith("_")),
 ]

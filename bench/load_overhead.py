@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from checks.load import LoadRun  # noqa: E402
-from checks.runbook import LoadProfile  # noqa: E402
+from releasegate.checks.runbook.model import LoadProfile  # noqa: E402
+from releasegate.load.runner import LoadRun  # noqa: E402
 from tests.slo_support.servers import NginxServer  # noqa: E402
 
 

@@ -23,13 +23,13 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from checks.journal import Journal  # noqa: E402
+from releasegate.checks.run.journal import Journal  # noqa: E402
 
 STEPS = '''
 from pytest_bdd import given, parsers, then
 
-from checks.result import CheckResult
-from checks.rollback import register_action
+from releasegate.checks.result import CheckResult
+from releasegate.checks.run.rollback_plan import register_action
 
 
 def undo(params):

@@ -31,12 +31,13 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from checks import http, strategies  # noqa: E402
-from checks.prober import Prober  # noqa: E402
-from checks.router import Router  # noqa: E402
-from checks.runbook import Service  # noqa: E402
-from checks.runbook import Target as TargetSpec  # noqa: E402
-from checks.targets.docker import DockerTarget  # noqa: E402
+from releasegate.checks import strategies  # noqa: E402
+from releasegate.checks.deploy.prober import Prober  # noqa: E402
+from releasegate.checks.deploy.routers.nginx import Router  # noqa: E402
+from releasegate.checks.deploy.targets.docker import DockerTarget  # noqa: E402
+from releasegate.checks.preflight import http  # noqa: E402
+from releasegate.checks.runbook.model import Service  # noqa: E402
+from releasegate.checks.runbook.model import Target as TargetSpec  # noqa: E402
 
 SERVICE = "demo-api"
 

@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
-from checks.analysis import Baseline, Condition, Metric, analyse, resolve
-from checks.errors import ConfigError
-from checks.prometheus import ProviderError, QueryResult, Sample, Series
-from checks.result import Outcome
+from releasegate.checks.errors import ConfigError
+from releasegate.checks.result import Outcome
+from releasegate.checks.slo.analysis import Baseline, Condition, Metric, analyse, resolve
+from releasegate.checks.slo.prometheus import ProviderError, QueryResult, Sample, Series
 
 
 class FakeClock:

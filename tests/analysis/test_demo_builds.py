@@ -20,10 +20,11 @@ from typing import Any
 import httpx
 import pytest
 
-from checks import localstack, slo
-from checks.analysis import Condition, Metric, analyse
-from checks.prometheus import PrometheusClient
-from checks.result import CheckResult, Outcome
+from releasegate.checks.result import CheckResult, Outcome
+from releasegate.checks.slo import metrics as slo
+from releasegate.checks.slo.analysis import Condition, Metric, analyse
+from releasegate.checks.slo.prometheus import PrometheusClient
+from releasegate.localstack import stack as localstack
 from tests.slo_support.servers import PrometheusServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -135,8 +136,8 @@ def test_slow_build_fails_the_latency_analysis(demo_builds: PrometheusServer) ->
 
 
 def test_load_stages_against_the_demo_builds(demo_builds: PrometheusServer, tmp_path: Path) -> None:
-    from checks.load import run_load
-    from checks.runbook import LoadProfile
+    from releasegate.checks.runbook.model import LoadProfile
+    from releasegate.load.runner import run_load
 
     def profile(p95_ms_max: float | None) -> LoadProfile:
         return LoadProfile.model_validate({

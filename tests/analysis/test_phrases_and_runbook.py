@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from checks import slo
-from checks.analysis import Condition
-from checks.errors import ConfigError, RunbookSchemaError
-from checks.runbook import Runbook, load_runbook
-from steps._slo_phrases import read, slo_phrase
+from releasegate.checks.errors import ConfigError, RunbookSchemaError
+from releasegate.checks.runbook.model import Runbook, load_runbook
+from releasegate.checks.slo import metrics as slo
+from releasegate.checks.slo.analysis import Condition
+from releasegate.steps._slo_phrases import read, slo_phrase
 
 
 def test_seed_phrases_read_as_intended() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 import time
 
-from checks import slo
-from checks.analysis import Condition, Metric, analyse
-from checks.prometheus import PrometheusClient
-from checks.result import Outcome
+from releasegate.checks.result import Outcome
+from releasegate.checks.slo import metrics as slo
+from releasegate.checks.slo.analysis import Condition, Metric, analyse
+from releasegate.checks.slo.prometheus import PrometheusClient
 from tests.analysis.conftest import Stack
 from tests.slo_support.fake_service import FakeService
 from tests.slo_support.servers import PrometheusServer
@@ -164,7 +164,7 @@ def test_prometheus_stopped_mid_analysis_ends_inconclusive_after_the_error_limit
 def test_no_alert_firing_is_inconclusive_when_no_alert_rule_is_loaded(
     lone_prometheus: tuple[PrometheusServer, FakeService], slo_stack: Stack,
 ) -> None:
-    from checks.runbook import Runbook
+    from releasegate.checks.runbook.model import Runbook
 
     alerts = slo.builtin("alerts", SCHEMA, "demo-api", success=Condition("==", 0), timing=QUICK)
     without_rules = Runbook.model_validate({"name": "t", "prometheus": {"url": lone_prometheus[0].url}})

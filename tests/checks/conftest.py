@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from preflight_servers import Behaviour, Route, RunningServer, serve
 
-from checks.pgcluster import PostgresCluster
+from releasegate.localstack.postgres import PostgresCluster
 
 # Under xdist every worker gets its own pair of clusters (ports 56000-56049 belong to this area).
 WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)

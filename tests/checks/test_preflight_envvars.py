@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from checks import envvars, secrets
-from checks.envvars import Variables
-from checks.result import Outcome
+from releasegate.checks import secrets
+from releasegate.checks.preflight import envvars
+from releasegate.checks.preflight.envvars import Variables
+from releasegate.checks.result import Outcome
 
 REAL_ANTHROPIC = "sk-ant-api03-" + "Qx7vB2mN9pL4kR8sT1wY6zA3cD5fG0hJ" * 3
 

@@ -5,8 +5,8 @@ from typing import Any
 import pytest
 from preflight_servers import Route
 
-from checks import http
-from checks.result import Outcome
+from releasegate.checks.preflight import http
+from releasegate.checks.result import Outcome
 
 
 def test_status(http_server: Any) -> None:

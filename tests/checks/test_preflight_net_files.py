@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from checks import files, net
-from checks.result import Outcome
+from releasegate.checks.preflight import files, net
+from releasegate.checks.result import Outcome
 
 
 def test_open_and_closed_port() -> None:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from checks.result import CheckResult
-from steps._phrases import retry_interval, run, split_list, within_phrase
+from releasegate.checks.result import CheckResult
+from releasegate.steps._phrases import retry_interval, run, split_list, within_phrase
 
 
 def test_within_suffix_is_optional_and_parsed() -> None:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from checks import postgres
-from checks.result import Outcome
+from releasegate.checks.database import server as postgres
+from releasegate.checks.result import Outcome
 
 
 def test_accepts_connections(pg_clusters: Any) -> None:

@@ -3,8 +3,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from checks import tls
-from checks.result import Outcome
+from releasegate.checks.preflight import tls
+from releasegate.checks.result import Outcome
 
 
 def test_valid_certificate(certificates: Any, https_server: Any) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from checks import host, tools
-from checks.result import Outcome
+from releasegate.checks.preflight import host, tools
+from releasegate.checks.result import Outcome
 
 
 @pytest.mark.parametrize(

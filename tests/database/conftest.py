@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from database_helpers import APP_PASSWORD, PASSWORD, READONLY_PASSWORD, Db
 
-from checks import secrets
-from checks.pgcluster import PostgresCluster
+from releasegate.checks import secrets
+from releasegate.localstack.postgres import PostgresCluster
 
 WORK_DIR = Path("/tmp/releasegate-database")
 BASE_PORT = 56100

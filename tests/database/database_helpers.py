@@ -6,7 +6,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from checks.pgcluster import PostgresCluster
+from releasegate.localstack.postgres import PostgresCluster
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PASSWORD = "pg-test-Secret-7q"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from database_helpers import PASSWORD, Db
 
-from checks import backup, fingerprint
-from checks.result import Outcome
+from releasegate.checks.database import backup, fingerprint
+from releasegate.checks.result import Outcome
 
 
 def _fill(db: Db, rows: int = 5) -> None:

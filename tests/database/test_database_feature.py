@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from database_helpers import APP_PASSWORD, PASSWORD, Db, alembic_folder
 
-from checks import migrations
-from checks.migrations import MigrationSettings
+from releasegate.checks.database import migrations
+from releasegate.checks.database.migrations import MigrationSettings
 
 RUNBOOK = """
 name: local

@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 from database_helpers import PASSWORD, Db, alembic_folder
 
-from checks import backup, dbrollback, dbstate, fingerprint, migrations
-from checks.dbrollback import ACTION, RollbackRequest
-from checks.dbstate import DatabaseState
-from checks.journal import Journal
-from checks.migrations import MigrationSettings
-from checks.rollback import execute_plan
+from releasegate.checks.database import backup, fingerprint, migrations
+from releasegate.checks.database import rollback as dbrollback
+from releasegate.checks.database import state as dbstate
+from releasegate.checks.database.migrations import MigrationSettings
+from releasegate.checks.database.rollback import ACTION, RollbackRequest
+from releasegate.checks.database.state import DatabaseState
+from releasegate.checks.run.journal import Journal
+from releasegate.checks.run.rollback_plan import execute_plan
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from database_helpers import APP_PASSWORD, READONLY_PASSWORD, Db
 
-from checks import dbsafety
+from releasegate.checks.database import privileges as dbsafety
 
 
 def _schema(db: Db) -> None:

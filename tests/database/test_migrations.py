@@ -8,8 +8,8 @@ import psycopg
 import pytest
 from database_helpers import APP_PASSWORD, PASSWORD, Db, alembic_folder, sql_folder
 
-from checks import migrations
-from checks.migrations import MigrationSettings
+from releasegate.checks.database import migrations
+from releasegate.checks.database.migrations import MigrationSettings
 
 
 def _columns(db: Db, table: str = "items") -> list[str]:

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from database_helpers import PASSWORD, Db
 
-from checks import migrations
-from checks.migrations import MigrationSettings
-from checks.runbook import Migrations
+from releasegate.checks.database import migrations
+from releasegate.checks.database.migrations import MigrationSettings
+from releasegate.checks.runbook.model import Migrations
 
 IMAGES = ("releasegate-demo:1.0.0", "releasegate-demo:1.1.0", "releasegate-demo:1.1.0-badmigration")
 MIGRATE = ["python", "-m", "demo_service", "migrate"]

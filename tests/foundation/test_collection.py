@@ -118,7 +118,7 @@ def test_reports_are_written_for_feature_runs(rg_project: Callable[..., pytest.P
 
 
 def test_git_sha_says_when_the_checkout_has_uncommitted_changes(tmp_path: Path) -> None:
-    from plugins.reporting import git_sha
+    from releasegate.plugins.reporting import git_sha
 
     assert git_sha(tmp_path) == "unknown"
     for command in (["init", "-q"], ["-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q", "--allow-empty",

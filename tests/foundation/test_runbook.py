@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from checks import secrets
-from checks.errors import MissingVariable, RunbookSchemaError, RunbookSyntaxError, UnknownEnvironment
-from checks.runbook import load_runbook, runbook_path
+from releasegate.checks import secrets
+from releasegate.checks.errors import MissingVariable, RunbookSchemaError, RunbookSyntaxError, UnknownEnvironment
+from releasegate.checks.runbook.model import load_runbook, runbook_path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

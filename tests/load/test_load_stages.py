@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from checks.load import StageRecord, percentile, run_load, stage_figures
-from checks.result import Outcome
-from checks.runbook import LoadProfile
+from releasegate.checks.result import Outcome
+from releasegate.checks.runbook.model import LoadProfile
+from releasegate.load.runner import StageRecord, percentile, run_load, stage_figures
 from tests.slo_support.fake_service import FakeService
 from tests.slo_support.servers import NginxServer
 
@@ -94,7 +94,7 @@ def test_a_target_that_does_not_answer_fails(out_dir: Path) -> None:
 
 def test_locust_that_cannot_start_is_inconclusive(nginx: NginxServer, out_dir: Path, monkeypatch: pytest.MonkeyPatch
                                                   ) -> None:
-    from checks import load
+    from releasegate.load import runner as load
 
     monkeypatch.setattr(load, "LOCUSTFILE", out_dir / "missing.py")
     result = run_load(profile(), nginx.url, out_dir)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from checks.journal import Journal
+from releasegate.checks.run.journal import Journal
 
 STEPS = '''
 from __future__ import annotations
@@ -26,9 +26,9 @@ from pathlib import Path
 
 from pytest_bdd import given, parsers, then, when
 
-from checks.result import CheckResult
-from checks.rollback import register_action
-from plugins.safety import read_only
+from releasegate.checks.result import CheckResult
+from releasegate.checks.run.rollback_plan import register_action
+from releasegate.plugins.safety import read_only
 
 ROOT = Path({root!r})
 STATE = ROOT / "state.json"

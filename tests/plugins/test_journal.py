@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from checks import secrets
-from checks.journal import Journal
-from checks.result import CheckResult
-from checks.rollback import execute_plan, register_action, resolve_action, unregister_action
+from releasegate.checks import secrets
+from releasegate.checks.result import CheckResult
+from releasegate.checks.run.journal import Journal
+from releasegate.checks.run.rollback_plan import execute_plan, register_action, resolve_action, unregister_action
 
 
 def _append_many(path: str, writer: int, count: int) -> None:

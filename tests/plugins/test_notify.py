@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from release_project import RUNBOOK, Release, feature
 
-from checks.notify import Notifier
+from releasegate.checks.run.notify import Notifier
 
 
 class Receiver:

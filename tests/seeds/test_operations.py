@@ -18,11 +18,15 @@ from typing import Any
 
 import pytest
 
-from checks import announce, commands, logs, monitoring, resources, secrets
-from checks.prometheus import PrometheusClient
-from checks.result import Outcome
-from checks.runbook import Runbook
-from checks.webhook_sink import make_server
+from releasegate.checks import secrets
+from releasegate.checks.deploy import logs, resources
+from releasegate.checks.preflight import commands
+from releasegate.checks.result import Outcome
+from releasegate.checks.run import announce
+from releasegate.checks.runbook.model import Runbook
+from releasegate.checks.slo import monitoring
+from releasegate.checks.slo.prometheus import PrometheusClient
+from releasegate.localstack.webhook_sink import make_server
 from tests.slo_support.fake_service import FakeService
 from tests.slo_support.servers import PrometheusServer, free_port
 

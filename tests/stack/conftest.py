@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from checks import localstack
-from checks.localstack import StackConfig
-from checks.router import Router
+from releasegate.checks.deploy.routers.nginx import Router
+from releasegate.localstack import stack as localstack
+from releasegate.localstack.stack import StackConfig
 from tests.stack.support import TEST_PREFIX, Demo
 
 

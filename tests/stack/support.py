@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
-from checks import localstack
-from checks.localstack import StackConfig
+from releasegate.localstack import stack as localstack
+from releasegate.localstack.stack import StackConfig
 
 TEST_PREFIX = "rg-e2e-"
 

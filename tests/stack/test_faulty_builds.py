@@ -11,7 +11,7 @@ import httpx
 import psycopg
 import pytest
 
-from checks.localstack import StackConfig
+from releasegate.localstack.stack import StackConfig
 from tests.stack.support import Demo, prometheus_query, wait_for
 
 pytestmark = pytest.mark.e2e

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from checks import localstack
+from releasegate.localstack import stack as localstack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

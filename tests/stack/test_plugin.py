@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from checks.errors import ConfigError
-from checks.localstack import StackConfig
-from checks.runbook import load_runbook
+from releasegate.checks.errors import ConfigError
+from releasegate.checks.runbook.model import load_runbook
+from releasegate.localstack.stack import StackConfig
 
 PORTS = {"pg": 18090, "prometheus": 18091, "router": 18092}
 

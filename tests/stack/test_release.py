@@ -10,9 +10,10 @@ import httpx
 import psycopg
 import pytest
 
-from checks import images, localstack
-from checks.localstack import StackConfig
-from checks.router import Router
+from releasegate.checks.deploy.routers.nginx import Router
+from releasegate.localstack import images
+from releasegate.localstack import stack as localstack
+from releasegate.localstack.stack import StackConfig
 from tests.stack.support import Demo, prometheus_query, wait_for
 
 pytestmark = pytest.mark.e2e

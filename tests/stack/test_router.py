@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from checks.errors import CheckError
-from checks.router import Router
+from releasegate.checks.deploy.routers.nginx import Router
+from releasegate.checks.errors import CheckError
 
 LISTEN = "127.0.0.1:18040"
 BLUE, GREEN = "127.0.0.1:18041", "127.0.0.1:18042"

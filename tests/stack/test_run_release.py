@@ -13,8 +13,8 @@ import httpx
 import psycopg
 import pytest
 
-from checks import migrations
-from checks.localstack import StackConfig
+from releasegate.checks.database import migrations
+from releasegate.localstack.stack import StackConfig
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -39,10 +39,10 @@ from typing import Any  # noqa: E402
 
 from ports import worker_index  # noqa: E402
 
-from checks.router import Router  # noqa: E402
-from checks.runbook import Service  # noqa: E402
-from checks.runbook import Target as TargetSpec  # noqa: E402
-from checks.targets.docker import DockerTarget  # noqa: E402
+from releasegate.checks.deploy.routers.nginx import Router  # noqa: E402
+from releasegate.checks.deploy.targets.docker import DockerTarget  # noqa: E402
+from releasegate.checks.runbook.model import Service  # noqa: E402
+from releasegate.checks.runbook.model import Target as TargetSpec  # noqa: E402
 
 WORK = Path("/tmp/releasegate-targets")
 DEMO_IMAGES = ("releasegate-demo:1.0.0", "releasegate-demo:1.1.0", "releasegate-demo:1.1.0-crash")

@@ -12,15 +12,15 @@ import pytest
 import yaml
 from ports import worker_index
 
-from checks import strategies
-from checks.prober import Prober
-from checks.result import CheckResult
-from checks.router import Router
-from checks.runbook import Deploy, Runbook, Service
-from checks.runbook import Router as RouterSpec
-from checks.runbook import Target as TargetSpec
-from checks.targets.base import get_target
-from checks.targets.compose import ComposeTarget, compose_command
+from releasegate.checks.deploy import strategies
+from releasegate.checks.deploy.prober import Prober
+from releasegate.checks.deploy.routers.nginx import Router
+from releasegate.checks.deploy.targets.base import get_target
+from releasegate.checks.deploy.targets.compose import ComposeTarget, compose_command
+from releasegate.checks.result import CheckResult
+from releasegate.checks.runbook.model import Deploy, Runbook, Service
+from releasegate.checks.runbook.model import Router as RouterSpec
+from releasegate.checks.runbook.model import Target as TargetSpec
 
 WORK = Path("/tmp/releasegate-targets")
 BASE = 18170 + 10 * worker_index()  # 18170-18176, or 18180-18186 on a second xdist worker

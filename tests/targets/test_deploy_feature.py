@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from checks import strategies
-from checks.router import Router
-from checks.targets.docker import DockerTarget
+from releasegate.checks.deploy import strategies
+from releasegate.checks.deploy.routers.nginx import Router
+from releasegate.checks.deploy.targets.docker import DockerTarget
 
 FEATURE = """\
 Feature: blue-green release of the demo
@@ -68,7 +68,7 @@ def test_blue_green_feature_switches_and_switches_back(
     junit = Path(pytester.path / "junit.xml").read_text()
     assert "no request failed during the switch: PASS" in junit
     journal = next((pytester.path / "reports" / "journal").glob("*.jsonl")).read_text()
-    assert "checks.strategies:rollback_blue_green" in journal
+    assert "deploy.strategies:rollback_blue_green" in journal
 
 
 def test_canary_without_analysis_data_goes_back_to_weight_zero(
@@ -118,7 +118,8 @@ def test_a_critical_failure_rolls_the_blue_green_deployment_back_through_the_jou
     events = [json.loads(line) for line in
               next((pytester.path / "reports" / "journal").glob("*.jsonl")).read_text().splitlines()]
     done = [e for e in events if e["event"] == "rollback_action_done"]
-    assert [(e["action"], e["outcome"]) for e in done] == [("checks.strategies:rollback_blue_green", "PASS")]
+    undo = "releasegate.checks.deploy.strategies:rollback_blue_green"
+    assert [(e["action"], e["outcome"]) for e in done] == [(undo, "PASS")]
 
 
 def test_unknown_target_kind_is_one_line_before_anything_runs(rg_project: Callable[..., pytest.Pytester]) -> None:

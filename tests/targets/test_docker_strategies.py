@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from checks import strategies
-from checks.errors import TargetUnreachable
-from checks.prober import Prober
-from checks.result import CheckResult
-from checks.router import Router
-from checks.runbook import Service
-from checks.runbook import Target as TargetSpec
-from checks.targets.docker import DockerTarget
+from releasegate.checks.deploy import strategies
+from releasegate.checks.deploy.prober import Prober
+from releasegate.checks.deploy.routers.nginx import Router
+from releasegate.checks.deploy.targets.docker import DockerTarget
+from releasegate.checks.errors import TargetUnreachable
+from releasegate.checks.result import CheckResult
+from releasegate.checks.runbook.model import Service
+from releasegate.checks.runbook.model import Target as TargetSpec
 
 SERVICE = "demo-api"
 

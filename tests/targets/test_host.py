@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from ports import worker_index
 
-from checks.errors import TargetError, TargetUnreachable
-from checks.runbook import Service
-from checks.runbook import Target as TargetSpec
-from checks.targets import host
-from checks.targets.base import get_target
+from releasegate.checks.deploy.targets import host
+from releasegate.checks.deploy.targets.base import get_target
+from releasegate.checks.errors import TargetError, TargetUnreachable
+from releasegate.checks.runbook.model import Service
+from releasegate.checks.runbook.model import Target as TargetSpec
 
 PORT = 18196 - 2 * worker_index()
 NAME = f"rgtest-host-demo-{worker_index()}"

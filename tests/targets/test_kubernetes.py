@@ -11,12 +11,12 @@ import pytest
 import yaml
 from k8s_sim import SimulatedCluster
 
-from checks import strategies
-from checks.errors import TargetUnreachable
-from checks.runbook import Service
-from checks.runbook import Target as TargetSpec
-from checks.targets.base import get_target
-from checks.targets.kubernetes import KubernetesTarget
+from releasegate.checks.deploy import strategies
+from releasegate.checks.deploy.targets.base import get_target
+from releasegate.checks.deploy.targets.kubernetes import KubernetesTarget
+from releasegate.checks.errors import TargetUnreachable
+from releasegate.checks.runbook.model import Service
+from releasegate.checks.runbook.model import Target as TargetSpec
 
 IMAGE = "releasegate-demo"
 
@@ -155,7 +155,8 @@ def test_strategies_on_kubernetes_use_the_deployment_strategy_and_undo_from_a_jo
     dep = target.get_deployment("demo-api")
     assert dep is not None and dep["spec"]["strategy"]["type"] == "RollingUpdate"
     record = json.loads(json.dumps(rolled.record))  # as the journal keeps it
-    assert (record["previous_version"], record["undo"]) == ("1.0.0", "checks.strategies:rollback_rolling")
+    undo = "releasegate.checks.deploy.strategies:rollback_rolling"
+    assert (record["previous_version"], record["undo"]) == ("1.0.0", undo)
 
     undone = strategies.rollback(record)
     assert undone.passed, undone.summary()

@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from checks import strategies
-from checks.errors import TargetError, UnknownTarget
-from checks.runbook import Service
-from checks.runbook import Target as TargetSpec
-from checks.targets.base import BACKENDS, Target, backend_class, get_target
+from releasegate.checks.deploy import strategies
+from releasegate.checks.deploy.targets.base import BACKENDS, Target, backend_class, get_target
+from releasegate.checks.errors import TargetError, UnknownTarget
+from releasegate.checks.runbook.model import Service
+from releasegate.checks.runbook.model import Target as TargetSpec
 
 SERVICES = [Service(name="demo-api", base_url="http://127.0.0.1:18199", image="releasegate-demo:1.0.0")]
 
@@ -29,8 +29,8 @@ def test_every_backend_resolves_to_a_target_named_like_its_kind(kind: str) -> No
 
 
 def test_backends_are_imported_only_when_used() -> None:
-    code = ("import sys, checks.targets.base as b; assert 'kubernetes' not in sys.modules;"
-            " assert 'checks.targets.kubernetes' not in sys.modules; print('lazy')")
+    code = ("import sys, releasegate.checks.deploy.targets.base as b; assert 'kubernetes' not in sys.modules;"
+            " assert 'releasegate.checks.deploy.targets.kubernetes' not in sys.modules; print('lazy')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "lazy", done.stderr
 

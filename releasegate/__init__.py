@@ -1,0 +1,1 @@
+"""releasegate: executable, auditable release runbooks."""

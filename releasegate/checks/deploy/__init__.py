@@ -1,0 +1,5 @@
+"""The deploy stage.
+
+targets (docker, compose, kubernetes, host), strategies, traffic routers, the prober, deployment
+records.
+"""

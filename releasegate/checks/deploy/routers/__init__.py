@@ -1,0 +1,1 @@
+"""Traffic routers behind one interface: set weights, read them back (nginx; none)."""

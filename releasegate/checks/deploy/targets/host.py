@@ -1,0 +1,251 @@
+"""Host target: checks on a machine or container through testinfra backends.
+
+Runbook::
+
+    targets:
+      - name: api-host
+        kind: host
+        url: docker://releasegate-demo-api-0      # local://, ssh://user@host, docker://[user@]container,
+                                                  # kubectl://pod?namespace=ns&container=c
+        options:
+          deploy_command: "systemctl restart demo@{version}"   # optional: how this host deploys
+          version_command: "cat /srv/demo/VERSION"            # optional: what version it runs
+
+The checks (package installed, service running, port listening, process user, file mode and
+owner) read ``/proc`` and use only coreutils where testinfra's own modules need tools that slim
+images lack (``ss``, ``ps``): a port is listening when ``/proc/net/tcp{,6}`` has it in state LISTEN,
+and a process's user is the real uid in ``/proc/<pid>/status``. A host that cannot be reached
+gives an INCONCLUSIVE result, never a pass.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from releasegate.checks import secrets
+from releasegate.checks.deploy.targets.base import DeploymentRecord, Target, http_version
+from releasegate.checks.errors import TargetError, TargetUnreachable, describe_error
+from releasegate.checks.result import CheckResult
+
+
+def get_host(spec: str) -> Any:
+    import testinfra
+
+    return testinfra.get_host(spec)
+
+
+def _run(host: Any, command: str) -> tuple[int, str, str]:
+    result = host.run(command)
+    return int(result.rc), str(result.stdout), str(result.stderr)
+
+
+def _checked(host: Any, command: str) -> str:
+    rc, out, err = _run(host, command)
+    if rc != 0:
+        raise RuntimeError(err.strip() or f"{command!r} exited {rc}")
+    return out
+
+
+def _guard(name: str, spec: str, expected: str, fn: Any) -> CheckResult:
+    try:
+        _checked(get_host(spec), "true")  # an unreachable host must not read as "not installed"
+        result: CheckResult = fn()
+    except Exception as exc:  # each testinfra backend raises what its transport raises
+        first = exc.args[0] if exc.args else None
+        text = str(getattr(first, "stderr", "") or exc).strip().splitlines()
+        return CheckResult.unknown(name, f"could not check on {spec}: {secrets.redact(text[0] if text else str(exc))}",
+                                   expected, evidence={"host": spec})
+    result.evidence.setdefault("host", spec)
+    return result
+
+
+def package_installed(spec: str, package: str) -> CheckResult:
+    name = f"package {package} on {spec}"
+
+    def check() -> CheckResult:
+        found = get_host(spec).package(package)
+        installed = bool(found.is_installed)
+        version = str(found.version) if installed else None
+        return CheckResult.judge(name, installed, f"installed {version}" if installed else "not installed",
+                                 "installed")
+
+    return _guard(name, spec, "installed", check)
+
+
+def service_running(spec: str, service: str) -> CheckResult:
+    name = f"service {service} on {spec}"
+
+    def check() -> CheckResult:
+        found = get_host(spec).service(service)
+        running = bool(found.is_running)
+        return CheckResult.judge(name, running, "running" if running else "not running", "running")
+
+    return _guard(name, spec, "running", check)
+
+
+def listening_ports(host: Any) -> set[int]:
+    out = _checked(host, "cat /proc/net/tcp; cat /proc/net/tcp6 2>/dev/null || true")
+    ports: set[int] = set()
+    for line in out.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) > 3 and fields[3] == "0A" and ":" in fields[1]:  # 0A = LISTEN
+            ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def port_listening(spec: str, port: int) -> CheckResult:
+    name = f"port {port} listening on {spec}"
+
+    def check() -> CheckResult:
+        ports = listening_ports(get_host(spec))
+        if not ports:
+            return CheckResult.unknown(name, "could not read /proc/net/tcp", "listening")
+        return CheckResult.judge(name, port in ports, "listening" if port in ports else "not listening",
+                                 "listening", evidence={"listening": sorted(ports)})
+
+    return _guard(name, spec, "listening", check)
+
+
+_PROCESSES = (
+    "for d in /proc/[0-9]*; do "
+    "u=$(sed -n 's/^Uid:[[:space:]]*\\([0-9]*\\).*/\\1/p' $d/status 2>/dev/null); "
+    "c=$(tr '\\000' ' ' < $d/cmdline 2>/dev/null); "
+    "[ -n \"$c\" ] && echo \"${d#/proc/}|$u|$c\"; done; echo ===; cat /etc/passwd"
+)
+
+
+def processes(host: Any) -> list[dict[str, Any]]:
+    """pid, uid, user and command line of every process, from /proc."""
+    out = _checked(host, f"sh -c {shlex.quote(_PROCESSES)}")
+    listing, _, passwd = out.partition("===")
+    users = {}
+    for line in passwd.splitlines():
+        parts = line.split(":")
+        if len(parts) > 2:
+            users[parts[2]] = parts[0]
+    found = []
+    for line in listing.strip().splitlines():
+        pid, uid, command = [*line.split("|", 2), "", ""][:3]
+        found.append({"pid": int(pid) if pid.isdigit() else pid, "uid": uid, "user": users.get(uid, uid),
+                      "command": command.strip()})
+    return found
+
+
+def process_user(spec: str, pattern: str, user: str | None = None) -> CheckResult:
+    """Processes whose command line contains ``pattern`` run as ``user`` (or any non-root user)."""
+    wanted = f"as {user}" if user else "as a non-root user"
+    name = f"process {pattern!r} on {spec}"
+    expected = f"running {wanted}"
+
+    def check() -> CheckResult:
+        matching = [p for p in processes(get_host(spec)) if pattern in p["command"] and "/proc/[0-9]" not in
+                    p["command"]]
+        if not matching:
+            return CheckResult.fail(name, "no such process", expected)
+        users = sorted({str(p["user"]) for p in matching})
+        ok = all(p["uid"] != "0" and (user is None or p["user"] == user) for p in matching)
+        return CheckResult.judge(name, ok, f"running as {', '.join(users)}", expected,
+                                 evidence={"processes": matching[:10]})
+
+    return _guard(name, spec, expected, check)
+
+
+def file_permissions(spec: str, path: str, mode: str | None = None, owner: str | None = None,
+                     group: str | None = None) -> CheckResult:
+    """``path`` exists with this octal mode (e.g. "640"), owner and group."""
+    wanted = {k: v for k, v in {"mode": mode, "owner": owner, "group": group}.items() if v}
+    name = f"file {path} on {spec}"
+
+    def check() -> CheckResult:
+        found = get_host(spec).file(path)
+        if not found.exists:
+            return CheckResult.fail(name, "missing", wanted or "exists")
+        seen = {"mode": f"{int(found.mode):o}", "owner": str(found.user), "group": str(found.group)}
+        observed = {k: seen[k] for k in wanted} or "exists"
+        ok = all(seen[k] == (v.lstrip("0") or "0" if k == "mode" else v) for k, v in wanted.items())
+        return CheckResult.judge(name, ok, observed, wanted or "exists", evidence={"file": seen})
+
+    return _guard(name, spec, str(wanted or "exists"), check)
+
+
+class HostTarget(Target):
+    """A host reached through testinfra; deploys with the runbook's commands when it has them."""
+
+    NAME = "host"
+
+    @property
+    def host_spec(self) -> str:
+        return self.spec.url or "local://"
+
+    @property
+    def host(self) -> Any:
+        return get_host(self.host_spec)
+
+    def check_reachable(self) -> None:
+        try:
+            rc, _, err = _run(self.host, "true")
+        except Exception as exc:  # transport errors of the backend
+            raise TargetUnreachable(f"host target {self.spec.name!r} ({self.host_spec}) is unreachable:"
+                                    f" {describe_error(exc)}") from None
+        if rc != 0:
+            raise TargetUnreachable(f"host target {self.spec.name!r} ({self.host_spec}) is unreachable:"
+                                    f" {secrets.redact(err.strip()[:200])}")
+
+    def _command(self, key: str, service: str, version: str | None = None) -> str:
+        template = self.options.get(key)
+        if not template:
+            raise TargetError(f"host target {self.spec.name!r} has no options.{key}; a host target only checks"
+                              " hosts unless the runbook says how it deploys (deploy_command, version_command)")
+        image = self.image_ref(service, version) if version else ""
+        return str(template).format(service=service, version=version or "", image=image)
+
+    def _run_command(self, key: str, service: str, version: str | None = None) -> str:
+        command = self._command(key, service, version)
+        rc, out, err = _run(self.host, command)
+        if rc != 0:
+            raise TargetError(f"host target {self.spec.name!r}: {key} exited {rc}:"
+                              f" {secrets.redact((err or out).strip()[-200:])}")
+        return out
+
+    def deploy(self, service: str, version: str) -> DeploymentRecord:
+        previous = self.serving_version(service)
+        record = DeploymentRecord(self.spec.name, self.NAME, service, "command", version=version,
+                                  previous_version=previous)
+        self._run_command("deploy_command", service, version)
+        health = self.health(service)
+        record.details["health"] = health.as_dict()
+        return record.finish("done" if health.passed else "failed")
+
+    def serving_version(self, service: str) -> str | None:
+        if self.options.get("version_command"):
+            try:
+                return self._run_command("version_command", service).strip() or None
+            except TargetError:
+                return None
+        return http_version(self.service(service))
+
+    def health(self, service: str) -> CheckResult:
+        from releasegate.checks.deploy.targets.docker import http_ok
+
+        spec = self.service(service)
+        name = f"{service} healthy on {self.host_spec}"
+        ok, status = http_ok(spec.base_url + spec.health)
+        return CheckResult.judge(name, ok, f"{spec.health} {status}", f"{spec.health} 2xx")
+
+    def rollback(self, service: str, record: dict[str, Any] | None = None) -> DeploymentRecord:
+        previous = (record or {}).get("previous_version")
+        if not previous:
+            raise TargetError(f"host target {self.spec.name!r}: no previous version of {service} is known")
+        if self.serving_version(service) == previous:
+            out = DeploymentRecord(self.spec.name, self.NAME, service, "rollback", version=previous,
+                                   previous_version=previous)
+            out.details["skipped"] = f"{previous} already runs"
+            return out.finish()
+        out = self.deploy(service, previous)
+        out.action = "rollback"
+        return out
+
+    def image_exists(self, service: str, version: str) -> CheckResult:
+        return CheckResult.unknown(f"image of {service} {version}", "a host target deploys with commands, not images",
+                                   "image present")

@@ -1,0 +1,66 @@
+"""Errors of the releasegate library.
+
+    ReleaseGateError
+     +-- ConfigError            bad input from the user: shown as one line, exit 4
+     |    +-- UnknownEnvironment
+     |    +-- RunbookSyntaxError
+     |    +-- RunbookSchemaError
+     |    +-- MissingVariable
+     +-- TargetError            a target could not be driven
+     |    +-- UnknownTarget
+     |    +-- TargetUnreachable
+     +-- CheckError             a check could not run at all (not the same as a failed check)
+
+Every message says what is wrong and what to do; none carries a secret (callers pass values
+through ``checks.secrets.redact`` before they build one).
+"""
+
+from __future__ import annotations
+
+from releasegate.checks.secrets import redact
+
+
+class ReleaseGateError(Exception):
+    """Base of every error raised on purpose by releasegate."""
+
+
+class ConfigError(ReleaseGateError):
+    """The runbook, an option or an environment variable is wrong."""
+
+
+class UnknownEnvironment(ConfigError):
+    pass
+
+
+class RunbookSyntaxError(ConfigError):
+    pass
+
+
+class RunbookSchemaError(ConfigError):
+    pass
+
+
+class MissingVariable(ConfigError):
+    pass
+
+
+class TargetError(ReleaseGateError):
+    pass
+
+
+class UnknownTarget(TargetError):
+    pass
+
+
+class TargetUnreachable(TargetError):
+    pass
+
+
+class CheckError(ReleaseGateError):
+    pass
+
+
+def describe_error(exc: BaseException) -> str:
+    """One redacted line for an exception raised by a transport (SDK, HTTP client, subprocess)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return redact(text)[:300]

@@ -1,0 +1,4 @@
+"""Preflight checks, all read-only.
+
+environment variables, files, tools, host resources, network, TLS, HTTP endpoints, host commands.
+"""

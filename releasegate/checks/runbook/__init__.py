@@ -1,0 +1,1 @@
+"""The runbook: one YAML file per environment, validated against a typed model."""

@@ -1,0 +1,1 @@
+"""SLO analysis: metrics, the analysis engine (measure, assess, decide), the Prometheus client, monitoring checks."""

@@ -1,0 +1,393 @@
+"""Built-in SLO metrics (error rate, success rate, latency quantile, request rate, alerts, baselines).
+
+The queries are written against the metric and label names of the runbook's ``prometheus``
+section, so a service that exports ``http_requests_total{service,version,status}`` and the
+``http_request_duration_seconds`` histogram works without writing PromQL. ``Timing`` carries the
+measurement settings (interval, count or duration, limits) a step or the runbook gives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from releasegate.checks.errors import ConfigError
+from releasegate.checks.result import CheckResult, Outcome
+from releasegate.checks.runbook.model import Prometheus, Runbook, Slo
+from releasegate.checks.slo.analysis import Baseline, Condition, Metric, NoDataPolicy, Unit, analyse, resolve
+from releasegate.checks.slo.prometheus import PrometheusClient, PrometheusError, duration
+
+Kind = Literal["error_rate", "success_rate", "latency", "request_rate", "alerts"]
+
+KINDS: dict[str, tuple[Unit, bool, float]] = {
+    # kind: (unit, higher is better, default absolute slack in baseline comparisons)
+    "error_rate": ("ratio", False, 0.001),
+    "success_rate": ("ratio", True, 0.001),
+    "latency": ("seconds", False, 0.005),
+    "request_rate": ("per_second", True, 0.0),
+    "alerts": ("count", False, 0.0),
+}
+
+
+@dataclass(frozen=True)
+class Schema:
+    """Names of the metrics and labels the built-in queries use."""
+
+    requests_metric: str = "http_requests_total"
+    latency_histogram: str = "http_request_duration_seconds"
+    service_label: str = "service"
+    version_label: str = "version"
+    status_label: str = "status"
+    error_status: str = "5.."
+    alert_service_label: str | None = "service"
+
+    @classmethod
+    def from_runbook(cls, prometheus: Prometheus | None) -> Schema:
+        if prometheus is None:
+            return cls()
+        return cls(
+            prometheus.requests_metric,
+            prometheus.latency_histogram,
+            prometheus.service_label,
+            prometheus.version_label,
+            prometheus.status_label,
+            prometheus.error_status,
+            prometheus.alert_service_label,
+        )
+
+    def selector(self, service: str | None, version: str | None, *extra: str) -> str:
+        matchers = []
+        if service:
+            matchers.append(f'{self.service_label}="{_escape(service)}"')
+        if version:
+            matchers.append(f'{self.version_label}="{_escape(version)}"')
+        matchers.extend(extra)
+        return "{" + ",".join(matchers) + "}"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How a metric is measured (see ``checks.analysis.Metric``)."""
+
+    interval_s: float = 10.0
+    count: int | None = None
+    duration_s: float | None = None
+    initial_delay_s: float = 0.0
+    failure_limit: int = 0
+    inconclusive_limit: int = 0
+    consecutive_successes: int | None = None
+    consecutive_error_limit: int = 3
+    error_retry_s: float = 1.0
+    no_data: NoDataPolicy = "inconclusive"
+    dry_run: bool = False
+
+    @classmethod
+    def from_slo(cls, slo: Slo) -> Timing:
+        return cls(
+            interval_s=slo.interval_s,
+            initial_delay_s=slo.initial_delay_s,
+            failure_limit=slo.failure_limit,
+            inconclusive_limit=slo.inconclusive_limit,
+            consecutive_error_limit=slo.consecutive_error_limit,
+            error_retry_s=slo.error_retry_s,
+            no_data=slo.no_data,
+        )
+
+    def with_(self, **changes: object) -> Timing:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
+
+
+def query(kind: str, schema: Schema, service: str | None, version: str | None, window_s: float,
+          quantile: float = 0.95) -> str:
+    """The PromQL of a built-in measurement."""
+    window = duration(window_s)
+    sel = schema.selector(service, version)
+    total = f"sum(rate({schema.requests_metric}{sel}[{window}]))"
+    if kind == "error_rate":
+        errors = schema.selector(service, version, f'{schema.status_label}=~"{schema.error_status}"')
+        return f"(sum(rate({schema.requests_metric}{errors}[{window}])) or vector(0)) / {total}"
+    if kind == "success_rate":
+        good = schema.selector(service, version, f'{schema.status_label}!~"{schema.error_status}"')
+        return f"(sum(rate({schema.requests_metric}{good}[{window}])) or vector(0)) / {total}"
+    if kind == "latency":
+        return (
+            f"histogram_quantile({quantile:g}, sum by (le) "
+            f"(rate({schema.latency_histogram}_bucket{sel}[{window}])))"
+        )
+    if kind == "request_rate":
+        return total
+    if kind == "alerts":
+        matchers = ['alertstate="firing"']
+        if service and schema.alert_service_label:
+            matchers.append(f'{schema.alert_service_label}="{_escape(service)}"')
+        return "ALERTS{" + ",".join(matchers) + "}"
+    raise ConfigError(f"unknown built-in measurement {kind!r}; use one of {', '.join(KINDS)}")
+
+
+def label(kind: str, quantile: float = 0.95) -> str:
+    if kind == "latency":
+        return f"p{quantile * 100:g} latency"
+    return kind.replace("_", " ")
+
+
+def builtin(
+    kind: str,
+    schema: Schema,
+    service: str | None,
+    *,
+    success: Condition | None = None,
+    failure: Condition | None = None,
+    version: str | None = None,
+    window_s: float = 60.0,
+    quantile: float = 0.95,
+    timing: Timing = Timing(),
+    name: str | None = None,
+) -> Metric:
+    """A built-in measurement of one service (and version), judged by ``success``/``failure``."""
+    unit = KINDS[kind][0] if kind in KINDS else ""
+    subject = f' of "{service}"' if service else ""
+    if version:
+        subject += f' version "{version}"'
+    return _metric(
+        timing,
+        name=name or f"{label(kind, quantile)}{subject}",
+        query=query(kind, schema, service, version, window_s, quantile),
+        success=success,
+        failure=failure,
+        window_s=None if kind == "alerts" else window_s,
+        unit=unit,
+        reduce="count" if kind == "alerts" else "worst",
+        empty_value=0.0 if kind == "alerts" else None,
+    )
+
+
+def compare(
+    kind: str,
+    schema: Schema,
+    service: str | None,
+    *,
+    version: str,
+    tolerance: float,
+    baseline_version: str | None = None,
+    recorded: float | None = None,
+    min_delta: float | None = None,
+    window_s: float = 60.0,
+    quantile: float = 0.95,
+    timing: Timing = Timing(),
+) -> Metric:
+    """The new version against the previous version's live figures, or against a recorded figure."""
+    if kind not in KINDS or kind == "alerts":
+        raise ConfigError(f"cannot compare {kind!r} with a baseline; compare error_rate, success_rate, latency"
+                          " or request_rate")
+    unit, higher_is_better, default_delta = KINDS[kind]
+    if baseline_version is not None:
+        baseline = Baseline(
+            tolerance,
+            f'version "{baseline_version}"',
+            query=query(kind, schema, service, baseline_version, window_s, quantile),
+            min_delta=default_delta if min_delta is None else min_delta,
+            higher_is_better=higher_is_better,
+        )
+    elif recorded is not None:
+        baseline = Baseline(
+            tolerance,
+            f"the recorded figure {recorded:g}",
+            value=recorded,
+            min_delta=default_delta if min_delta is None else min_delta,
+            higher_is_better=higher_is_better,
+        )
+    else:
+        raise ConfigError("a comparison needs the baseline version or a recorded figure")
+    subject = f' of "{service}"' if service else ""
+    return _metric(
+        timing,
+        name=f'{label(kind, quantile)}{subject} version "{version}" vs {baseline.description}',
+        query=query(kind, schema, service, version, window_s, quantile),
+        baseline=baseline,
+        window_s=window_s,
+        unit=unit,
+    )
+
+
+def custom(
+    name: str,
+    template: str,
+    *,
+    service: str = "",
+    version: str = "",
+    window_s: float = 60.0,
+    success: str | None = None,
+    failure: str | None = None,
+    timing: Timing = Timing(),
+) -> Metric:
+    """A PromQL metric written in the runbook, with {service}/{version}/{window} filled in."""
+    where = f"slo.metrics {name!r}"
+    return _metric(
+        timing,
+        name=name,
+        query=resolve(template, service=service, version=version, window_s=window_s),
+        success=Condition.parse(success, f"{where} success") if success else None,
+        failure=Condition.parse(failure, f"{where} failure") if failure else None,
+        window_s=window_s if "{window}" in template else None,
+    )
+
+
+def runbook_metrics(runbook: Runbook, service: str, timing: Timing | None = None) -> list[Metric]:
+    """The runbook's whole SLO analysis of one service: error rate, latency, alerts, request rate, extras."""
+    slo = runbook.slo
+    schema = Schema.from_runbook(runbook.prometheus)
+    base = timing or Timing.from_slo(slo).with_(duration_s=slo.window_s)
+    version = runbook.version_to
+    metrics = [
+        builtin("error_rate", schema, service, success=Condition("<", slo.error_rate_max), window_s=slo.window_s,
+                timing=base),
+        builtin("latency", schema, service, success=Condition("<", slo.p95_latency_max_s), window_s=slo.window_s,
+                quantile=slo.latency_quantile, timing=base),
+        builtin("success_rate", schema, service, success=Condition(">=", slo.availability_min),
+                window_s=slo.window_s, timing=base),
+    ]
+    if slo.request_rate_min is not None:
+        metrics.append(builtin("request_rate", schema, service, success=Condition(">=", slo.request_rate_min),
+                               window_s=slo.window_s, timing=base))
+    if slo.alerts:
+        metrics.append(builtin("alerts", schema, service, success=Condition("==", 0), timing=base))
+    for extra in slo.metrics:
+        metric_timing = base.with_(
+            interval_s=extra.interval_s,
+            initial_delay_s=extra.initial_delay_s,
+            failure_limit=extra.failure_limit,
+            inconclusive_limit=extra.inconclusive_limit,
+            consecutive_successes=extra.consecutive_successes,
+            consecutive_error_limit=extra.consecutive_error_limit,
+            no_data=extra.no_data,
+            dry_run=extra.dry_run or None,
+        )
+        if extra.count is not None:
+            metric_timing = replace(metric_timing, count=extra.count, duration_s=None)
+        elif extra.duration_s is not None:
+            metric_timing = replace(metric_timing, duration_s=extra.duration_s, count=None)
+        metrics.append(custom(extra.name, extra.query, service=service, version=version or "",
+                              window_s=slo.window_s, success=extra.success, failure=extra.failure,
+                              timing=metric_timing))
+    return metrics
+
+
+def run(runbook: Runbook, metrics: list[Metric], name: str) -> CheckResult:
+    """Run an analysis against the runbook's Prometheus; INCONCLUSIVE when none is configured."""
+    if runbook.prometheus is None:
+        return CheckResult.unknown(name, "the runbook has no prometheus section; add prometheus.url",
+                                   expected=[m.name for m in metrics])
+    with PrometheusClient(runbook.prometheus.url, runbook.prometheus.timeout_s) as client:
+        result = analyse(client, metrics, name=name, query_timeout_s=runbook.prometheus.timeout_s)
+        alerts = [m for m in metrics if m.query.startswith("ALERTS{") and not m.dry_run]
+        if alerts and result.passed:
+            _require_alert_rules(client, result)
+    scrape = runbook.prometheus.scrape_interval_s
+    short = [m.name for m in metrics if m.window_s is not None and m.window_s < 2 * scrape]
+    if short:
+        warning = (
+            f"window shorter than two scrape intervals ({2 * scrape:g}s) for {', '.join(short)}: rate() has no data"
+        )
+        result.evidence["warnings"].append(warning)
+        result.detail += f"; warning: {warning}"
+    return result
+
+
+def _require_alert_rules(client: PrometheusClient, result: CheckResult) -> None:
+    """"No alert is firing" proves nothing when Prometheus evaluates no alerting rule at all."""
+    try:
+        rules = client.alert_rules()
+    except PrometheusError as exc:
+        result.outcome = Outcome.INCONCLUSIVE
+        result.detail += f"; could not list the alerting rules: {exc}"
+        return
+    result.evidence["alert_rules"] = rules
+    if not rules:
+        result.outcome = Outcome.INCONCLUSIVE
+        result.detail += ("; Prometheus has no alerting rule loaded, so no alert can fire: load the rules"
+                          " (rule_files) or drop the alerts check")
+
+
+def _metric(timing: Timing, **fields: Any) -> Metric:
+    return Metric(
+        interval_s=timing.interval_s,
+        count=timing.count,
+        duration_s=None if timing.count is not None else timing.duration_s,
+        initial_delay_s=timing.initial_delay_s,
+        failure_limit=timing.failure_limit,
+        inconclusive_limit=timing.inconclusive_limit,
+        consecutive_successes=timing.consecutive_successes,
+        consecutive_error_limit=timing.consecutive_error_limit,
+        error_retry_s=timing.error_retry_s,
+        no_data=timing.no_data,
+        dry_run=timing.dry_run,
+        **fields,
+    )
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One SLO measurement as a step phrase asks for it; unset fields come from the runbook's slo section.
+
+    ``condition`` judges the value; for a comparison, ``tolerance`` with ``baseline_version``
+    (the previous version's live figures) or ``recorded`` (the runbook's slo.baseline figure).
+    ``hold`` says whether the phrase asks that the value *stays* so (measured for a duration)
+    or *is* so (measured once).
+    """
+
+    kind: str
+    service: str | None = None
+    version: str | None = None
+    condition: Condition | None = None
+    quantile: float | None = None
+    hold: bool = True
+    duration_s: float | None = None
+    interval_s: float | None = None
+    failure_limit: int | None = None
+    initial_delay_s: float | None = None
+    consecutive_successes: int | None = None
+    dry_run: bool = False
+    tolerance: float | None = None
+    baseline_version: str | None = None
+    recorded: bool = False
+
+
+def metric_for(runbook: Runbook, ask: Ask) -> Metric:
+    """The Metric a phrase asks for, with the runbook's label names, window and limits."""
+    slo = runbook.slo
+    schema = Schema.from_runbook(runbook.prometheus)
+    quantile = ask.quantile if ask.quantile is not None else slo.latency_quantile
+    timing = Timing.from_slo(slo).with_(
+        interval_s=ask.interval_s,
+        failure_limit=ask.failure_limit,
+        initial_delay_s=ask.initial_delay_s,
+        consecutive_successes=ask.consecutive_successes,
+        dry_run=ask.dry_run or None,
+    )
+    if ask.duration_s is not None:
+        timing = replace(timing, duration_s=ask.duration_s, count=None)
+    elif ask.hold or ask.consecutive_successes is not None:
+        timing = replace(timing, duration_s=slo.window_s, count=None)
+    else:
+        timing = replace(timing, count=1, duration_s=None)
+    if ask.tolerance is not None:
+        version = ask.version or runbook.version_to
+        if not version:
+            raise ConfigError("a comparison needs the new version: name it in the step or set release.version")
+        recorded = None
+        if ask.recorded:
+            if ask.kind not in slo.baseline:
+                known = ", ".join(sorted(slo.baseline)) or "none"
+                raise ConfigError(f"slo.baseline has no recorded {ask.kind!r} figure (recorded: {known});"
+                                  f" add slo.baseline.{ask.kind} to the runbook")
+            recorded = slo.baseline[ask.kind]
+        return compare(ask.kind, schema, ask.service, version=version, tolerance=ask.tolerance,
+                       baseline_version=ask.baseline_version, recorded=recorded,
+                       min_delta=slo.baseline_min_delta.get(ask.kind), window_s=slo.window_s, quantile=quantile,
+                       timing=timing)
+    return builtin(ask.kind, schema, ask.service, success=ask.condition, version=ask.version,
+                   window_s=slo.window_s, quantile=quantile, timing=timing)

@@ -1,0 +1,208 @@
+"""A PostgreSQL cluster owned by releasegate: the local stack's database and the tests' databases.
+
+Debian's postgresql package provides the binaries; the cluster runs as the ``postgres`` user
+(initdb refuses root) with its data in a folder of ours, listening on 127.0.0.1 only, with
+password authentication over TCP and, when asked, SSL with a self-signed certificate.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from releasegate.checks.errors import CheckError
+
+OWNER = "postgres"
+
+
+def postgres_bindir() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        raise CheckError(
+            "PostgreSQL server binaries not found: install Debian's postgresql package (apt-get install postgresql)"
+        )
+    return Path(found[-1]).parent
+
+
+@dataclass
+class PostgresCluster:
+    datadir: Path
+    port: int
+    password: str = "releasegate"
+    ssl: bool = False
+
+    @property
+    def dsn(self) -> str:
+        return self.dsn_for("postgres")
+
+    def dsn_for(self, database: str, user: str = "postgres", password: str | None = None) -> str:
+        return f"postgresql://{user}:{password or self.password}@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        command = ["runuser", "-u", OWNER, "--", *args] if os.geteuid() == 0 else list(args)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise CheckError(f"{' '.join(args[:2])} failed for cluster {self.datadir}: {result.stderr.strip()[-500:]}")
+        return result
+
+    def initialized(self) -> bool:
+        return (self.datadir / "PG_VERSION").is_file()
+
+    def init(self) -> None:
+        bindir = postgres_bindir()
+        _make_reachable(self.datadir)
+        pwfile = self.datadir.parent / f".{self.datadir.name}.pw"
+        pwfile.write_text(self.password + "\n")
+        _chown(pwfile)
+        try:
+            self._run(
+                str(bindir / "initdb"),
+                "-D",
+                str(self.datadir),
+                "-U",
+                "postgres",
+                "-A",
+                "scram-sha-256",
+                "--auth-local=trust",
+                f"--pwfile={pwfile}",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        settings = [
+            "listen_addresses = '127.0.0.1'",
+            f"port = {self.port}",
+            f"unix_socket_directories = '{self.datadir}'",
+            "fsync = off",
+            "synchronous_commit = off",
+            "full_page_writes = off",
+            "max_connections = 100",
+        ]
+        if self.ssl:
+            self._make_certificate()
+            settings += ["ssl = on", "ssl_cert_file = 'server.crt'", "ssl_key_file = 'server.key'"]
+        with (self.datadir / "postgresql.conf").open("a") as conf:
+            conf.write("\n# releasegate\n" + "\n".join(settings) + "\n")
+
+    def _make_certificate(self) -> None:
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-new",
+                "-x509",
+                "-days",
+                "30",
+                "-nodes",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-out",
+                str(self.datadir / "server.crt"),
+                "-keyout",
+                str(self.datadir / "server.key"),
+            ],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+        os.chmod(self.datadir / "server.key", 0o600)
+        _chown(self.datadir / "server.crt")
+        _chown(self.datadir / "server.key")
+
+    def running(self) -> bool:
+        result = self._run(str(postgres_bindir() / "pg_ctl"), "status", "-D", str(self.datadir), check=False)
+        return result.returncode == 0
+
+    def start(self, timeout_s: float = 60) -> None:
+        if not self.initialized():
+            self.init()
+        if self.running():
+            return
+        log = self.datadir / "server.log"
+        self._run(
+            str(postgres_bindir() / "pg_ctl"),
+            "start",
+            "-D",
+            str(self.datadir),
+            "-l",
+            str(log),
+            "-w",
+            "-t",
+            str(int(timeout_s)),
+            timeout=timeout_s + 10,
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            ready = subprocess.run(
+                [str(postgres_bindir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)], capture_output=True
+            )
+            if ready.returncode == 0:
+                return
+            time.sleep(0.2)
+        raise CheckError(
+            f"PostgreSQL at 127.0.0.1:{self.port} did not accept connections within {timeout_s:g}s; see {log}"
+        )
+
+    def stop(self) -> None:
+        if self.initialized() and self.running():
+            self._run(str(postgres_bindir() / "pg_ctl"), "stop", "-D", str(self.datadir), "-m", "fast", "-w")
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.datadir, ignore_errors=True)
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        """Run SQL as the superuser through the local socket; returns unaligned output."""
+        result = self._run(
+            str(postgres_bindir() / "psql"),
+            "-h",
+            str(self.datadir),
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            database,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-Atc",
+            sql,
+        )
+        return result.stdout.strip()
+
+    def create_database(self, name: str, owner: str = "postgres") -> None:
+        exists = self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'")
+        if not exists:
+            self.psql(f'CREATE DATABASE "{name}" OWNER "{owner}"')
+
+    def create_role(self, name: str, password: str, *, login: bool = True) -> None:
+        exists = self.psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{name}'")
+        verb = "ALTER" if exists else "CREATE"
+        self.psql(f"""{verb} ROLE "{name}" WITH {"LOGIN" if login else "NOLOGIN"} PASSWORD '{password}'""")
+
+
+def _chown(path: Path) -> None:
+    if os.geteuid() == 0:
+        shutil.chown(path, OWNER, OWNER)
+
+
+def _make_reachable(datadir: Path) -> None:
+    """Create the data folder owned by postgres, and let postgres traverse its parents."""
+    datadir.mkdir(parents=True, exist_ok=True)
+    _chown(datadir)
+    os.chmod(datadir, 0o700)
+    if os.geteuid() != 0:
+        return
+    for parent in datadir.parents:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            os.chmod(parent, mode | 0o001)
+        if parent == Path("/"):
+            break

@@ -1,0 +1,117 @@
+"""Fixtures for the deployment targets a runbook names, built on first use.
+
+- ``deploy_target``: the target of ``deploy.target`` (else the first target); when the runbook
+  describes a local stack, the stack is brought up first.
+- ``targets``: every target of the runbook by name (``targets["api-host"]``), built lazily.
+- ``deploy_session``: what deploy steps did in this session (deployments, prober results), so a
+  later step ("no request failed during the switch", "the previous version is restored") sees it.
+- ``canary_gate``: the analysis gate between canary steps (the runbook's SLO analysis).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from releasegate.checks import secrets
+from releasegate.checks.deploy.prober import ProbeResult
+from releasegate.checks.deploy.strategies import Deployment
+from releasegate.checks.deploy.targets.base import BACKENDS, Target, get_target
+from releasegate.checks.errors import ReleaseGateError
+from releasegate.checks.result import CheckResult
+from releasegate.checks.runbook.model import Runbook
+from releasegate.plugins.environment import RUNBOOK_KEY
+
+
+@dataclass
+class DeploySession:
+    deployments: list[Deployment] = field(default_factory=list)
+    probes: dict[str, ProbeResult] = field(default_factory=dict)
+    last_probes: list[ProbeResult] = field(default_factory=list)  # of the last deploy, switch or rollback step
+
+
+class Targets:
+    """The runbook's targets by name, each built the first time it is asked for."""
+
+    def __init__(self, runbook: Runbook) -> None:
+        self.runbook = runbook
+        self._built: dict[str, Target] = {}
+
+    def __getitem__(self, name: str) -> Target:
+        if name not in self._built:
+            try:
+                spec = self.runbook.target(name)
+            except KeyError:
+                known = ", ".join(t.name for t in self.runbook.targets) or "none"
+                raise pytest.UsageError(f"runbook {self.runbook.name!r} has no target {name!r} (targets: {known})")\
+                    from None
+            self._built[name] = get_target(spec, self.runbook)
+        return self._built[name]
+
+    def close(self) -> None:
+        for target in self._built.values():
+            target.close()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse a runbook whose target kinds are unknown before anything runs (one line, no traceback)."""
+    runbook = config.stash.get(RUNBOOK_KEY, None)
+    if runbook is None:
+        return
+    for index, target in enumerate(runbook.targets):
+        if target.kind not in BACKENDS:
+            raise pytest.UsageError(
+                f"{runbook.path}: targets[{index}].kind: unknown target kind {target.kind!r}"
+                f" (target {target.name!r}); use one of: {', '.join(sorted(BACKENDS))}"
+            )
+
+
+@pytest.fixture(scope="session")
+def targets(runbook: Runbook) -> Iterator[Targets]:
+    """Every target of the runbook by name, built on first use."""
+    found = Targets(runbook)
+    yield found
+    found.close()
+
+
+@pytest.fixture(scope="session")
+def deploy_target(request: pytest.FixtureRequest, runbook: Runbook, targets: Targets) -> Target:
+    """The target the release deploys to (``deploy.target``, else the runbook's first target)."""
+    if not runbook.targets:
+        raise pytest.UsageError(f"runbook {runbook.name!r} has no targets: add one under targets: (kind docker,"
+                                " compose, kubernetes or host)")
+    if runbook.stack:
+        with contextlib.suppress(pytest.FixtureLookupError):  # plugins.stack not loaded: nothing to start
+            request.getfixturevalue("local_stack")
+    return targets[runbook.target().name]
+
+
+@pytest.fixture(scope="session")
+def deploy_session() -> DeploySession:
+    """Deployments and prober results of this session."""
+    return DeploySession()
+
+
+@pytest.fixture
+def canary_gate(runbook: Runbook) -> Callable[[str], Callable[[int], CheckResult]]:
+    """``canary_gate(service)`` -> a gate that runs the runbook's SLO analysis of the service."""
+
+    def for_service(service: str) -> Callable[[int], CheckResult]:
+        def gate(weight: int) -> CheckResult:
+            name = f"canary analysis of {service} at {weight}%"
+            try:
+                from releasegate.checks.slo import metrics as slo
+
+                return slo.run(runbook, slo.runbook_metrics(runbook, service), name)
+            except (ImportError, AttributeError) as exc:
+                return CheckResult.unknown(name, f"the SLO analysis is not available: {exc}", "analysis passed")
+            except ReleaseGateError as exc:
+                return CheckResult.unknown(name, secrets.redact(str(exc)), "analysis passed")
+
+        return gate
+
+    return for_service
