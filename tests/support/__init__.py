@@ -1,0 +1,1 @@
+"""Helpers shared by releasegate's tests (servers, simulated APIs, fixtures data), imported as ``support.<name>``."""
