@@ -62,7 +62,7 @@ def test_a_named_command_runs_what_the_runbook_maps_it_to() -> None:
     assert (mapped.run, mapped.source) == ("echo mapped; exit 0", "runbook commands.make validate-all")
     result = commands.check_succeeds(mapped)
     assert result.passed and result.evidence["output_tail"].strip() == "mapped"
-    as_written = commands.resolve("test -d checks", runbook, ROOT)
+    as_written = commands.resolve("test -d releasegate/checks", runbook, ROOT)
     assert as_written.source == "as written" and commands.check_succeeds(as_written).passed
     timed_out = commands.check_succeeds(commands.resolve("slow", runbook, ROOT))
     assert timed_out.failed and "within 0.5s" in str(timed_out.observed)

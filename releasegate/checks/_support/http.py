@@ -9,8 +9,13 @@ agent are the same everywhere. Retries cover failures to connect only (httpx's t
 from __future__ import annotations
 
 import json
+import ssl
 from typing import Any
 
+# httpx imports httpcore lazily and maps its exceptions through a table built on first use; a
+# process that drops and re-imports httpcore (pytest's in-process runs restore sys.modules) would
+# then see unmapped httpcore errors. Importing it with this module keeps one httpcore for good.
+import httpcore  # noqa: F401
 import httpx
 
 USER_AGENT = "releasegate"
@@ -21,8 +26,12 @@ CONNECT_RETRIES = 2
 
 def client(*, timeout_s: float = 10.0, retries: int = CONNECT_RETRIES, verify: bool | str = True,
            follow_redirects: bool = False, headers: dict[str, str] | None = None) -> httpx.Client:
-    """A new client; use it as a context manager (``with http.client() as c: ...``)."""
-    transport = httpx.HTTPTransport(retries=retries, verify=verify)
+    """A new client; use it as a context manager (``with http.client() as c: ...``).
+
+    ``verify``: True (certifi's CAs, or SSL_CERT_FILE / SSL_CERT_DIR when set), False, or the path of a CA file.
+    """
+    context: bool | ssl.SSLContext = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+    transport = httpx.HTTPTransport(retries=retries, verify=context)
     return httpx.Client(transport=transport, timeout=timeout_s, follow_redirects=follow_redirects,
                         headers={"User-Agent": USER_AGENT, **(headers or {})})
 

@@ -140,14 +140,18 @@ def _evidence(variables: Variables, **extra: object) -> dict[str, object]:
     return {"source": variables.source, **extra}
 
 
+def _not_set(variables: Variables, name: str, check: str, expected: str) -> CheckResult:
+    return CheckResult.fail(check, NOT_SET, expected, detail=f"{name} is not set in {variables.source}",
+                            evidence=_evidence(variables))
+
+
 def check_set(variables: Variables, name: str) -> CheckResult:
     """Set, not empty and not a placeholder."""
     check = f"environment variable {name} is set"
     expected = "set, not empty, not a placeholder"
     value = variables.get(name)
     if value is None:
-        return CheckResult.fail(check, NOT_SET, expected, detail=f"{name} is not set in {variables.source}",
-                                evidence=_evidence(variables))
+        return _not_set(variables, name, check, expected)
     observed = shown(variables, name, value)
     reason = placeholder_reason(value)
     if reason is not None:
@@ -195,8 +199,7 @@ def _typed(
     check = f"environment variable {name} is {kind}"
     value = variables.get(name)
     if value is None:
-        return CheckResult.fail(check, NOT_SET, kind, detail=f"{name} is not set in {variables.source}",
-                                evidence=_evidence(variables))
+        return _not_set(variables, name, check, kind)
     observed = shown(variables, name, value)
     reason = placeholder_reason(value)
     problem = f"looks like a placeholder: {reason}" if reason else validate(value.strip())

@@ -1,7 +1,7 @@
 """Host resources (CPU cores, memory, free disk) on this machine or another one, via testinfra.
 
-A host is named by a testinfra spec: ``local://`` (this machine), ``ssh://user@host``,
-``docker://container``, ``paramiko://...``. Commands used: ``nproc`` (or ``getconf``),
+A host is named by a testinfra spec (``_support.hosts``): ``local://`` (this machine),
+``ssh://user@host``, ``docker://container``, ``paramiko://...``. Commands used: ``nproc`` (or ``getconf``),
 ``/proc/meminfo`` and ``df -Pk``, present on any Linux host. Sizes use decimal units
 (1 GB = 10^9 bytes) so that a machine sold as "4 GB" passes a 4 GB minimum although the
 kernel keeps some of it; evidence shows GiB too.
@@ -14,35 +14,27 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from releasegate.checks import secrets
-from releasegate.checks.preflight.tools import CommandOutput, Runner
+from releasegate.checks._support import hosts
+from releasegate.checks._support.hosts import LOCAL_SPEC, CommandOutput, get_host
+from releasegate.checks.preflight.tools import Runner
 from releasegate.checks.result import CheckResult
 
-LOCAL_SPEC = "local://"
+__all__ = ["GB", "GIB", "LOCAL_SPEC", "check_cpu_cores", "check_free_disk", "check_memory", "cpu_cores",
+           "free_disk_bytes", "get_host", "memory_bytes", "runner_for"]
+
 GB = 10**9
 GIB = 2**30
 
 
-def get_host(spec: str = LOCAL_SPEC) -> Any:
-    """A testinfra host for ``spec`` (connections are made lazily, on the first command)."""
-    import testinfra
-
-    return testinfra.get_host(spec)
-
-
-def _run(host: Any, command: str) -> CommandOutput:
-    result = host.run(command)
-    return CommandOutput(int(result.rc), str(result.stdout), str(result.stderr))
-
-
 def runner_for(spec: str) -> Runner:
-    """Run tool commands on the host named by ``spec`` (see ``checks.tools.check_tool``)."""
+    """Run tool commands on the host named by ``spec`` (see ``preflight.tools.check_tool``)."""
     host = get_host(spec)
 
     def exists(program: str) -> bool:
         return bool(host.exists(program))
 
     def run(argv: Sequence[str]) -> CommandOutput:
-        return _run(host, shlex.join(argv))
+        return hosts.run(host, shlex.join(argv))
 
     return Runner(spec, exists, run)
 
@@ -59,17 +51,10 @@ def _measure(
     try:
         value, evidence = measure(get_host(spec))
     except Exception as exc:  # testinfra backends raise whatever their transport raises
-        reason = secrets.redact(_reason(exc))
+        reason = secrets.redact(hosts.describe_host_error(exc))
         return CheckResult.unknown(name, f"could not read {name} on {spec}: {reason}", expected,
                                    evidence={"host": spec})
     return CheckResult.judge(name, passes(value), show(value), expected, evidence={"host": spec, **evidence})
-
-
-def _reason(exc: Exception) -> str:
-    """One line from an exception; testinfra's ssh backend raises with a CommandResult as argument."""
-    first = exc.args[0] if exc.args else None
-    text = str(getattr(first, "stderr", "") or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _checked(output: CommandOutput, command: str) -> str:
@@ -80,10 +65,10 @@ def _checked(output: CommandOutput, command: str) -> str:
 
 def cpu_cores(host: Any) -> tuple[float, dict[str, Any]]:
     for command in ("nproc", "getconf _NPROCESSORS_ONLN"):
-        output = _run(host, command)
+        output = hosts.run(host, command)
         if output.exit_code == 0 and output.stdout.strip().isdigit():
             return float(output.stdout.strip()), {"command": command, "output": output.stdout.strip()}
-    text = _checked(_run(host, "cat /proc/cpuinfo"), "cat /proc/cpuinfo")
+    text = _checked(hosts.run(host, "cat /proc/cpuinfo"), "cat /proc/cpuinfo")
     count = sum(1 for line in text.splitlines() if line.startswith("processor"))
     if count == 0:
         raise RuntimeError("no processor lines in /proc/cpuinfo")
@@ -91,7 +76,7 @@ def cpu_cores(host: Any) -> tuple[float, dict[str, Any]]:
 
 
 def memory_bytes(host: Any) -> tuple[float, dict[str, Any]]:
-    text = _checked(_run(host, "cat /proc/meminfo"), "cat /proc/meminfo")
+    text = _checked(hosts.run(host, "cat /proc/meminfo"), "cat /proc/meminfo")
     fields = {}
     for line in text.splitlines():
         key, _, rest = line.partition(":")
@@ -111,7 +96,7 @@ def memory_bytes(host: Any) -> tuple[float, dict[str, Any]]:
 def free_disk_bytes(path: str) -> Callable[[Any], tuple[float, dict[str, Any]]]:
     def measure(host: Any) -> tuple[float, dict[str, Any]]:
         command = f"df -Pk {shlex.quote(path)}"
-        text = _checked(_run(host, command), command)
+        text = _checked(hosts.run(host, command), command)
         lines = [line for line in text.splitlines() if line.strip()]
         # POSIX df -P: Filesystem 1024-blocks Used Available Capacity Mounted-on
         fields = lines[-1].split()

@@ -1,4 +1,4 @@
-"""HTTP endpoints: status, JSON fields, response time, CORS, security headers (with httpx).
+"""HTTP endpoints: status, JSON fields, response time, CORS, security headers (through ``_support.http``).
 
 An endpoint that does not answer at all gives FAIL (the service is not serving), with the
 transport error in the detail. Response bodies in evidence are cut to 2,000 characters and
@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-import ssl
 import statistics
 import time
 from typing import Any
 
-# httpx imports httpcore lazily and maps its exceptions through a table built on first use; a
-# process that drops and re-imports httpcore (pytest's in-process runs restore sys.modules) would
-# then see unmapped httpcore errors. Importing it with this module keeps one httpcore for good.
-import httpcore  # noqa: F401
 import httpx
 
 from releasegate.checks import secrets
+from releasegate.checks._support.http import client as http_client
 from releasegate.checks.result import CheckResult
 
 BODY_LIMIT = 2000
@@ -55,11 +51,6 @@ def join_url(base_url: str, path: str) -> str:
     return base_url.rstrip("/") + "/" + path.lstrip("/")
 
 
-def _client(timeout_s: float, verify: bool | str) -> httpx.Client:
-    context: bool | ssl.SSLContext = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
-    return httpx.Client(timeout=timeout_s, verify=context, follow_redirects=False)
-
-
 def request(
     url: str,
     method: str = "GET",
@@ -68,7 +59,7 @@ def request(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     verify: bool | str = True,
 ) -> httpx.Response:
-    with _client(timeout_s, verify) as client:
+    with http_client(timeout_s=timeout_s, verify=verify) as client:
         response = client.request(method, url, headers=headers)
         response.read()
         return response
@@ -214,7 +205,7 @@ def check_response_time(url: str, max_ms: float, *, samples: int = 3, method: st
     expected = f"median < {max_ms:g} ms over {samples} requests"
     timings: list[float] = []
     statuses: list[int] = []
-    with _client(timeout_s, verify) as client:
+    with http_client(timeout_s=timeout_s, verify=verify) as client:
         for _ in range(max(1, samples)):
             start = time.perf_counter()
             try:

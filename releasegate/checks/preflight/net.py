@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import socket
 import time
-from typing import Any
 
-from releasegate.checks import secrets
-from releasegate.checks.preflight.tools import at_least, dotted, parse_version, version_tuple
+from releasegate.checks._support.docker import connected, engine_address
+from releasegate.checks._support.hosts import LOCAL_SPEC
+from releasegate.checks.errors import describe_error
+from releasegate.checks.preflight.tools import minimum_version, parse_version
 from releasegate.checks.result import CheckResult
 
 
@@ -53,23 +54,16 @@ def check_docker_daemon(base_url: str | None = None, minimum: str | None = None,
 
     With ``minimum``, the engine's (server's) version must be at least that.
     """
-    import docker
-
     name = "Docker daemon reachable" + (f" at version {minimum} or later" if minimum else "")
     expected = f"engine >= {minimum}" if minimum else "reachable"
-    where = base_url or "DOCKER_HOST or the local socket"
-    client: Any = None
+    where = engine_address(base_url)
     try:
-        client = docker.DockerClient(base_url=base_url, timeout=int(timeout_s)) if base_url else docker.from_env(
-            timeout=int(timeout_s))
-        info = client.version()
+        with connected(base_url, int(timeout_s)) as client:
+            info = client.version()
     except Exception as exc:  # docker-py raises DockerException, requests errors, or OSError
         return CheckResult.fail(name, "not reachable", expected,
-                                detail=f"Docker daemon at {where} did not answer: {secrets.redact(_first_line(exc))}",
+                                detail=f"Docker daemon at {where} did not answer: {describe_error(exc)}",
                                 evidence={"base_url": where})
-    finally:
-        if client is not None:
-            client.close()
     version = str(info.get("Version", ""))
     evidence = {"base_url": where, "version": version, "api_version": info.get("ApiVersion"),
                 "os": info.get("Os"), "arch": info.get("Arch")}
@@ -79,15 +73,14 @@ def check_docker_daemon(base_url: str | None = None, minimum: str | None = None,
     if found is None:
         return CheckResult.unknown(name, f"engine version {version!r} is not a version number", expected,
                                    evidence=evidence)
-    passed = at_least(found, version_tuple(minimum))
-    return CheckResult.judge(name, passed, f"engine {dotted(found)}", expected, evidence=evidence)
+    return CheckResult.judge(name, found >= minimum_version(minimum), f"engine {found}", expected, evidence=evidence)
 
 
 def docker_host_spec(base_url: str | None) -> str | None:
     """The testinfra spec of the machine a Docker daemon runs on: local for a unix socket, ssh for ssh://."""
     url = base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
     if url.startswith("unix://") or url.startswith("npipe://"):
-        return "local://"
+        return LOCAL_SPEC
     if url.startswith("ssh://"):
         return url
     return None
@@ -95,24 +88,17 @@ def docker_host_spec(base_url: str | None) -> str | None:
 
 def check_docker_image_space(minimum_gb: float, base_url: str | None = None, timeout_s: float = 10) -> CheckResult:
     """The file system of the daemon's DockerRootDir (where images live) has ``minimum_gb`` free."""
-    import docker
-
     from releasegate.checks.preflight.host import check_free_disk
 
     name = f"free disk for Docker images >= {minimum_gb:g} GB"
     expected = f">= {minimum_gb:g} GB free"
-    where = base_url or "DOCKER_HOST or the local socket"
-    client: Any = None
+    where = engine_address(base_url)
     try:
-        client = docker.DockerClient(base_url=base_url, timeout=int(timeout_s)) if base_url else docker.from_env(
-            timeout=int(timeout_s))
-        root_dir = str(client.info().get("DockerRootDir") or "/var/lib/docker")
+        with connected(base_url, int(timeout_s)) as client:
+            root_dir = str(client.info().get("DockerRootDir") or "/var/lib/docker")
     except Exception as exc:
-        return CheckResult.unknown(name, f"Docker daemon at {where} did not answer: {secrets.redact(_first_line(exc))}",
+        return CheckResult.unknown(name, f"Docker daemon at {where} did not answer: {describe_error(exc)}",
                                    expected, evidence={"base_url": where})
-    finally:
-        if client is not None:
-            client.close()
     spec = docker_host_spec(base_url)
     if spec is None:
         return CheckResult.unknown(name, f"cannot measure the disk of a daemon reached over {where}; check the host"
@@ -122,8 +108,3 @@ def check_docker_image_space(minimum_gb: float, base_url: str | None = None, tim
     result.name = name
     result.evidence["docker_root_dir"] = root_dir
     return result
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,8 +1,9 @@
 """Tools installed at a minimum version, read from their ``--version`` output.
 
 Each tool has one or more commands that print its version (``docker compose version``, then
-``docker-compose --version``); the first whose program exists is used. Commands run locally,
-or on another host through a ``Runner`` (see ``checks.host.runner_for``).
+``docker-compose --version``); the first whose program exists is used, and versions are compared
+with ``packaging.version``. Commands run locally, or on another host through a ``Runner`` (see
+``preflight.host.runner_for``).
 """
 
 from __future__ import annotations
@@ -13,15 +14,11 @@ import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from packaging.version import Version
+
 from releasegate.checks import secrets
+from releasegate.checks._support.hosts import CommandOutput
 from releasegate.checks.result import CheckResult
-
-
-@dataclass(frozen=True)
-class CommandOutput:
-    exit_code: int
-    stdout: str
-    stderr: str
 
 
 @dataclass(frozen=True)
@@ -55,30 +52,27 @@ VERSION_COMMANDS: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 
 _VERSION = re.compile(r"(?<![\w.])v?(\d+)\.(\d+)(?:\.(\d+))?")
+_MINIMUM = re.compile(r"\d+(\.\d+)*")
 
 
-def parse_version(text: str) -> tuple[int, ...] | None:
-    """The first dotted version number in a tool's output: "Docker version 28.2.2, build" -> (28, 2, 2)."""
+def parse_version(text: str) -> Version | None:
+    """The first dotted version number in a tool's output: "Docker version 28.2.2, build" -> 28.2.2."""
     match = _VERSION.search(text)
     if match is None:
         return None
-    return tuple(int(part) for part in match.groups() if part is not None)
+    return Version(".".join(part for part in match.groups() if part is not None))
+
+
+def minimum_version(text: str) -> Version:
+    """ "20.10" -> 20.10; raises ValueError for anything but numbers and dots."""
+    if not _MINIMUM.fullmatch(text.strip()):
+        raise ValueError(f"{text!r} is not a version such as 20.10 or 2.0")
+    return Version(text.strip())
 
 
 def version_tuple(text: str) -> tuple[int, ...]:
-    """ "20.10" -> (20, 10); raises ValueError for anything else."""
-    if not re.fullmatch(r"\d+(\.\d+)*", text.strip()):
-        raise ValueError(f"{text!r} is not a version such as 20.10 or 2.0")
-    return tuple(int(part) for part in text.strip().split("."))
-
-
-def at_least(found: tuple[int, ...], minimum: tuple[int, ...]) -> bool:
-    width = max(len(found), len(minimum))
-    return found + (0,) * (width - len(found)) >= minimum + (0,) * (width - len(minimum))
-
-
-def dotted(version: tuple[int, ...]) -> str:
-    return ".".join(str(part) for part in version)
+    """The numbers of a minimum version: "20.10" -> (20, 10); raises ValueError like ``minimum_version``."""
+    return minimum_version(text).release
 
 
 def version_commands(tool: str) -> tuple[tuple[str, ...], ...]:
@@ -89,7 +83,7 @@ def check_tool(tool: str, minimum: str | None = None, runner: Runner = LOCAL) ->
     """``tool`` is installed (on ``runner``) and, when ``minimum`` is given, at that version or later."""
     check = f"{tool} installed" + (f" at {minimum} or later" if minimum else "")
     expected = f"{tool} >= {minimum}" if minimum else f"{tool} installed"
-    wanted = version_tuple(minimum) if minimum else None
+    wanted = minimum_version(minimum) if minimum else None
     commands = version_commands(tool)
     tried: list[dict[str, object]] = []
     for argv in commands:
@@ -106,11 +100,11 @@ def check_tool(tool: str, minimum: str | None = None, runner: Runner = LOCAL) ->
         if found is None:
             return CheckResult.unknown(check, f"no version number in the output of {' '.join(argv)!r}",
                                        expected, evidence=evidence)
-        observed = f"{tool} {dotted(found)}"
+        observed = f"{tool} {found}"
         if wanted is None:
             return CheckResult.ok(check, observed, expected, evidence=evidence)
-        return CheckResult.judge(check, at_least(found, wanted), observed, expected,
-                                 detail="" if at_least(found, wanted) else f"upgrade {tool} to {minimum} or later",
+        return CheckResult.judge(check, found >= wanted, observed, expected,
+                                 detail="" if found >= wanted else f"upgrade {tool} to {minimum} or later",
                                  evidence=evidence)
     programs = ", ".join(sorted({argv[0] for argv in commands}))
     ran = [t for t in tried if "exit_code" in t]

@@ -8,7 +8,6 @@ import os
 import shutil
 import ssl
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from preflight_servers import Behaviour, Route, RunningServer, serve
+from support import docker_engine
+from support.preflight_servers import Behaviour, Route, RunningServer, serve
 
 from releasegate.localstack.postgres import PostgresCluster
 
@@ -163,25 +163,10 @@ def pg_clusters() -> Iterator[Clusters]:
 # --- Docker -------------------------------------------------------------------------------------
 
 
-def _docker_answers() -> bool:
-    return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
-
-
 @pytest.fixture(scope="session")
 def docker_daemon() -> None:
     """The local Docker engine, started if nothing runs it yet (it is never stopped: others share it)."""
-    if shutil.which("docker") is None or shutil.which("dockerd") is None:
-        pytest.fail("docker / dockerd are not installed: run scripts/setup (Debian's docker.io package)")
-    if _docker_answers():
-        return
-    with open("/tmp/dockerd.log", "ab") as log:
-        subprocess.Popen(["dockerd"], stdout=log, stderr=log, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if _docker_answers():
-            return
-        time.sleep(1)
-    pytest.fail("dockerd did not start within 60s; see /tmp/dockerd.log")
+    docker_engine.ensure_running()
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from preflight_servers import Route
+from support.preflight_servers import Route
 
 from releasegate.checks.preflight import http
 from releasegate.checks.result import Outcome

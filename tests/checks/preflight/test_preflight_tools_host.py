@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from releasegate.checks.preflight import host, tools
 from releasegate.checks.result import Outcome
@@ -14,26 +15,28 @@ from releasegate.checks.result import Outcome
 @pytest.mark.parametrize(
     ("output", "version"),
     [
-        ("Docker version 20.10.24+dfsg1, build 297e128", (20, 10, 24)),
-        ("Docker Compose version v2.24.5", (2, 24, 5)),
-        ("docker-compose version 1.29.2, build unknown", (1, 29, 2)),
-        ("psql (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)", (15, 18)),
-        ("Client Version: v1.32.4-dispatcher\nKustomize Version: v5.5.0", (1, 32, 4)),
-        ("git version 2.39.5", (2, 39, 5)),
-        ("Python 3.11.7", (3, 11, 7)),
+        ("Docker version 20.10.24+dfsg1, build 297e128", "20.10.24"),
+        ("Docker Compose version v2.24.5", "2.24.5"),
+        ("docker-compose version 1.29.2, build unknown", "1.29.2"),
+        ("psql (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)", "15.18"),
+        ("Client Version: v1.32.4-dispatcher\nKustomize Version: v5.5.0", "1.32.4"),
+        ("git version 2.39.5", "2.39.5"),
+        ("Python 3.11.7", "3.11.7"),
         ("no digits here", None),
     ],
 )
-def test_parse_version(output: str, version: tuple[int, ...] | None) -> None:
-    assert tools.parse_version(output) == version
+def test_parse_version(output: str, version: str | None) -> None:
+    assert tools.parse_version(output) == (Version(version) if version else None)
 
 
 def test_compare_versions() -> None:
-    assert tools.at_least((20, 10, 24), (20, 10))
-    assert tools.at_least((2, 0), (2,))
-    assert not tools.at_least((1, 29, 2), (2, 0))
-    with pytest.raises(ValueError):
-        tools.version_tuple("latest")
+    assert Version("20.10.24") >= tools.minimum_version("20.10")
+    assert Version("2.0") >= tools.minimum_version("2")
+    assert not Version("1.29.2") >= tools.minimum_version("2.0")
+    assert tools.version_tuple("15.2") == (15, 2)
+    for bad in ("latest", "2.0rc1", ""):
+        with pytest.raises(ValueError, match=r"is not a version such as 20\.10 or 2\.0"):
+            tools.minimum_version(bad)
 
 
 @pytest.mark.parametrize("tool", ["git", "python3", "psql", "docker"])
@@ -48,7 +51,7 @@ def test_real_tools_meet_a_low_minimum_and_fail_an_impossible_one(tool: str) -> 
 
 def test_reported_version_is_the_one_the_tool_prints() -> None:
     printed = subprocess.run(["git", "--version"], capture_output=True, text=True, check=True).stdout
-    assert tools.check_tool("git").observed == f"git {tools.dotted(tools.parse_version(printed) or ())}"
+    assert tools.check_tool("git").observed == f"git {tools.parse_version(printed)}"
 
 
 def test_missing_tool_is_a_clear_failure() -> None:
@@ -74,9 +77,10 @@ def test_docker_compose_uses_plugin_or_standalone() -> None:
     if printed is None:
         assert result.outcome is Outcome.FAIL and "docker compose is not" in result.detail
         return
-    version = tools.parse_version(printed) or ()
-    assert result.observed == f"docker compose {tools.dotted(version)}"
-    assert result.passed is tools.at_least(version, (2, 0)), result.summary()
+    version = tools.parse_version(printed)
+    assert version is not None
+    assert result.observed == f"docker compose {version}"
+    assert result.passed is (version >= Version("2.0")), result.summary()
 
 
 def test_tool_on_a_testinfra_host() -> None:

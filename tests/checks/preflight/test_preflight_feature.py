@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from preflight_servers import Behaviour, Route
+from support.preflight_servers import Behaviour, Route
 
 API_KEY = "sk-ant-api03-" + "Zq4Lw8Np2Rt6Vx0Bc3Df7Gh1Jk5Mn9" * 3
 JWT_SECRET = "jwt-Secret-Value-For-Preflight-4411"

@@ -11,7 +11,7 @@ from releasegate.checks import secrets
 from releasegate.checks.errors import MissingVariable, RunbookSchemaError, RunbookSyntaxError, UnknownEnvironment
 from releasegate.checks.runbook.model import load_runbook, runbook_path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def write(tmp_path: Path, text: str, name: str = "prod") -> Path:
