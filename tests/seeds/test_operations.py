@@ -22,7 +22,7 @@ from releasegate.checks import secrets
 from releasegate.checks.deploy import logs, resources
 from releasegate.checks.preflight import commands
 from releasegate.checks.result import Outcome
-from releasegate.checks.run import announce
+from releasegate.checks.run import notify_team
 from releasegate.checks.runbook.model import Runbook
 from releasegate.checks.slo import monitoring
 from releasegate.checks.slo.prometheus import PrometheusClient
@@ -101,7 +101,7 @@ def webhook_sink() -> Iterator[tuple[str, Path]]:
 
 def test_the_team_is_notified_through_the_webhook(webhook_sink: tuple[str, Path]) -> None:
     url, out = webhook_sink
-    result = announce.notify(url, "#deployments", "docsense deployed")
+    result = notify_team(url, "#deployments", "docsense deployed")
     assert result.passed, result.summary()
     messages = [json.loads(line) for line in out.read_text().splitlines()]
     assert messages == [{"path": "/hook", "message": {"text": "docsense deployed", "channel": "#deployments"}}]
@@ -109,9 +109,9 @@ def test_the_team_is_notified_through_the_webhook(webhook_sink: tuple[str, Path]
 
 def test_a_notification_nobody_receives_fails() -> None:
     port = free_port(SINK_PORTS)  # nothing listens there
-    result = announce.notify(f"http://127.0.0.1:{port}/hook", "#deployments", "hello", timeout_s=0.5, retries=1)
+    result = notify_team(f"http://127.0.0.1:{port}/hook", "#deployments", "hello", timeout_s=0.5, retries=1)
     assert result.failed and "not delivered" in str(result.observed)
-    assert announce.notify(None, "#deployments", "hello").failed
+    assert notify_team(None, "#deployments", "hello").failed
 
 
 # --- monitoring ---------------------------------------------------------------------------------

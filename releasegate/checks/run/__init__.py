@@ -1,1 +1,41 @@
-"""One release run: the journal, the rollback plan and its execution, notifications, confirmations of manual items."""
+"""One release run: the journal, the rollback plan and its execution, notifications, confirmations of manual items.
+
+Nothing here imports pytest or the plugins: the plugins drive a run through these names.
+"""
+
+from releasegate.checks.run.confirmations import Confirmation, Confirmations
+from releasegate.checks.run.journal import Journal, UndoStep, new_run_id
+from releasegate.checks.run.notify import Delivery, Notifier, notify_team
+from releasegate.checks.run.rollback_plan import (
+    RollbackAction,
+    RollbackReport,
+    StepOutcome,
+    describe_action,
+    execute_plan,
+    register_action,
+    registered_actions,
+    resolve_action,
+    run_command,
+    unregister_action,
+)
+
+__all__ = [
+    "Confirmation",
+    "Confirmations",
+    "Delivery",
+    "Journal",
+    "Notifier",
+    "RollbackAction",
+    "RollbackReport",
+    "StepOutcome",
+    "UndoStep",
+    "describe_action",
+    "execute_plan",
+    "new_run_id",
+    "notify_team",
+    "register_action",
+    "registered_actions",
+    "resolve_action",
+    "run_command",
+    "unregister_action",
+]

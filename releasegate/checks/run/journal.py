@@ -14,12 +14,12 @@ change just made), ``check_failed``, ``release_halted``, ``rollback_decision``,
 ``rollback_finished``, ``notification``, ``release_done``, ``run_finished`` (with the decision).
 
 Writers on different xdist workers append at the same time: each event is one ``write`` on a
-file opened with ``O_APPEND`` under an exclusive ``flock``, so lines never interleave.
+file opened with ``O_APPEND`` while holding filelock's lock on that file, so lines never
+interleave. ``exclusive`` holds the run's lock file (a ``filelock.FileLock``).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import time
@@ -31,9 +31,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, lock_descriptor
+
 from releasegate.checks import secrets
 
 LATEST = "latest"
+_APPEND_POLL_S = 0.005  # a writer holds the journal's lock for one write: wait for it in short steps
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ class Journal:
         data = line.encode("utf-8")
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            lock_descriptor(fd, poll_interval=_APPEND_POLL_S)
             written = 0
             while written < len(data):
                 written += os.write(fd, data[written:])
@@ -171,9 +174,5 @@ class Journal:
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """Hold the run's lock file: only one process at a time gets past this point."""
-        fd = os.open(self.lock_path, os.O_WRONLY | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with FileLock(self.lock_path):
             yield
-        finally:
-            os.close(fd)

@@ -1,24 +1,28 @@
-"""Webhook notifications (Slack-compatible ``{"text": ...}``) that never hold up a rollback.
+"""Messages to the team's webhook (Slack-compatible ``{"text": ...}``), sent through ``_support.http``.
 
-Every message is sent in its own daemon thread with bounded retries; ``send`` returns at once.
-``wait`` gives the pending messages at most ``timeout_s`` more (used at the end of a run so that
-the final message leaves before the process exits). A webhook that is down costs a rollback
-nothing; a run's end costs at most ``timeout_s``.
+``Notifier`` never holds up a rollback: every message is sent in its own daemon thread with
+bounded retries and ``send`` returns at once. ``wait`` gives the pending messages at most
+``timeout_s`` more (used at the end of a run so that the final message leaves before the process
+exits). A webhook that is down costs a rollback nothing; a run's end costs at most ``timeout_s``.
+
+``notify_team`` is the checklist line ("notify team in Slack #deployments"): the message is sent
+and the verdict waits for the delivery.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from releasegate.checks import secrets
+from releasegate.checks._support.http import client as http_client
+from releasegate.checks.result import CheckResult
 
 
 @dataclass
@@ -71,30 +75,46 @@ class Notifier:
 
     def _deliver(self, delivery: Delivery) -> None:
         assert self.webhook_url is not None
-        body = json.dumps(self.payload(delivery.text)).encode("utf-8")
         deadline = time.monotonic() + self.timeout_s * (self.retries + 1)
         try:
-            for attempt in range(self.retries + 1):
-                delivery.attempts = attempt + 1
-                request = urllib.request.Request(self.webhook_url, data=body, method="POST",
-                                                 headers={"Content-Type": "application/json"})
-                try:
+            # retries=0 in the transport: this loop retries every failure, a 5xx answer too, within one deadline
+            with http_client(timeout_s=self.timeout_s, retries=0, follow_redirects=True) as client:
+                for attempt in range(self.retries + 1):
+                    delivery.attempts = attempt + 1
                     timeout = max(0.1, min(self.timeout_s, deadline - time.monotonic()))
-                    with urllib.request.urlopen(request, timeout=timeout) as response:
-                        if 200 <= response.status < 300:
+                    try:
+                        response = client.post(self.webhook_url, json=self.payload(delivery.text), timeout=timeout)
+                        if response.is_success:
                             delivery.delivered = True
                             return
-                        delivery.error = f"HTTP {response.status}"
-                except urllib.error.HTTPError as exc:
-                    delivery.error = f"HTTP {exc.code}"
-                except (urllib.error.URLError, OSError, ValueError) as exc:
-                    delivery.error = secrets.redact(str(getattr(exc, "reason", exc)))
-                pause = min(0.2 * 2**attempt, 1.0)
-                if attempt == self.retries or time.monotonic() + pause >= deadline:
-                    return
-                time.sleep(pause)
+                        delivery.error = f"HTTP {response.status_code}"
+                    except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
+                        delivery.error = secrets.redact(str(exc))
+                    pause = min(0.2 * 2**attempt, 1.0)
+                    if attempt == self.retries or time.monotonic() + pause >= deadline:
+                        return
+                    time.sleep(pause)
         finally:
             delivery.done.set()
             if self.on_result is not None:
                 with contextlib.suppress(Exception):  # a report about a notification must never break anything
                     self.on_result(delivery)
+
+
+def notify_team(webhook_url: str | None, channel: str, text: str, *, timeout_s: float = 3,
+                retries: int = 2) -> CheckResult:
+    """Send ``text`` to ``channel`` through the webhook; PASS once the webhook answered 2xx."""
+    check = f"team notified in {channel}"
+    if not webhook_url:
+        return CheckResult.fail(check, "no webhook configured", "a delivered message",
+                                detail="set notifications.webhook_url in the runbook (a ${VAR} for the secret URL)")
+    notifier = Notifier(webhook_url, timeout_s=timeout_s, retries=retries, channel=channel)
+    delivery = notifier.send(text)
+    assert delivery is not None
+    notifier.wait(timeout_s * (retries + 1) + 1)
+    evidence = {"channel": channel, "text": secrets.redact(text), "attempts": delivery.attempts,
+                "webhook": secrets.redact(webhook_url)}
+    if delivery.delivered:
+        return CheckResult.ok(check, "delivered", "a delivered message", evidence=evidence)
+    return CheckResult.fail(check, f"not delivered: {delivery.error or 'no answer'}", "a delivered message",
+                            evidence=evidence)

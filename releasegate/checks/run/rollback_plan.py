@@ -77,7 +77,7 @@ def resolve_action(name: str) -> RollbackAction:
     known = ", ".join(sorted(registered_actions())) or "none"
     raise LookupError(
         f"no rollback action registered under {name!r} (registered: {known});"
-        " call checks.rollback.register_action(name, fn) in a module the run loads"
+        " call releasegate.checks.run.register_action(name, fn) in a module the run loads"
     )
 
 
