@@ -6,6 +6,7 @@
      |    +-- RunbookSyntaxError
      |    +-- RunbookSchemaError
      |    +-- MissingVariable
+     |    +-- NotInRunbook       a name the runbook does not define (also a KeyError)
      +-- TargetError            a target could not be driven
      |    +-- UnknownTarget
      |    +-- TargetUnreachable
@@ -42,6 +43,22 @@ class RunbookSchemaError(ConfigError):
 
 class MissingVariable(ConfigError):
     pass
+
+
+class NotInRunbook(ConfigError, KeyError):
+    """No ``kind`` named ``name`` in runbook ``runbook``; ``known`` lists the names it has, in its order."""
+
+    def __init__(self, kind: str, name: object, runbook: str, known: list[str]) -> None:
+        self.kind, self.name, self.runbook, self.known = kind, name, runbook, known
+        super().__init__(f"no {kind} named {name!r} in runbook {runbook!r}; known: {self.known_text}")
+
+    @property
+    def known_text(self) -> str:
+        """The known names for a message: "api, web", or "none"."""
+        return ", ".join(self.known) or "none"
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
 
 
 class TargetError(ReleaseGateError):

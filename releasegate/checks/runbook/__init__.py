@@ -1,1 +1,60 @@
-"""The runbook: one YAML file per environment, validated against a typed model."""
+"""The runbook: one YAML file per environment, validated against a typed model.
+
+``load_runbook`` reads, resolves and validates one file (every problem one line: file, line,
+field); ``Runbook.lookup(section, name)`` finds a named entry or raises ``NotInRunbook`` with the
+names the section has.
+"""
+
+from releasegate.checks.errors import NotInRunbook
+from releasegate.checks.runbook.model import (
+    Backup,
+    Database,
+    Deploy,
+    HostCommand,
+    LoadEndpoint,
+    LoadProfile,
+    LoadStage,
+    LoadThresholds,
+    Migrations,
+    Notifications,
+    Prometheus,
+    Release,
+    Rollback,
+    RollbackCommand,
+    Router,
+    Runbook,
+    Service,
+    Slo,
+    SloMetric,
+    Target,
+    available_environments,
+    load_runbook,
+    runbook_path,
+)
+
+__all__ = [
+    "Backup",
+    "Database",
+    "Deploy",
+    "HostCommand",
+    "LoadEndpoint",
+    "LoadProfile",
+    "LoadStage",
+    "LoadThresholds",
+    "Migrations",
+    "NotInRunbook",
+    "Notifications",
+    "Prometheus",
+    "Release",
+    "Rollback",
+    "RollbackCommand",
+    "Router",
+    "Runbook",
+    "Service",
+    "Slo",
+    "SloMetric",
+    "Target",
+    "available_environments",
+    "load_runbook",
+    "runbook_path",
+]

@@ -12,13 +12,19 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from releasegate.checks import secrets
-from releasegate.checks.errors import MissingVariable, RunbookSchemaError, RunbookSyntaxError, UnknownEnvironment
+from releasegate.checks.errors import (
+    MissingVariable,
+    NotInRunbook,
+    RunbookSchemaError,
+    RunbookSyntaxError,
+    UnknownEnvironment,
+)
 
 _VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 
@@ -272,6 +278,10 @@ class Notifications(_Model):
     channel: str | None = None
 
 
+# What one entry of each named section is called in messages ("no load profile named 'x' ...").
+_ENTRY_KIND = {"services": "service", "targets": "target", "load": "load profile", "commands": "command"}
+
+
 class Runbook(_Model):
     name: str
     description: str = ""
@@ -320,18 +330,41 @@ class Runbook(_Model):
                 )
         return self
 
+    @overload
+    def lookup(self, section: Literal["services"], name: str) -> Service: ...
+    @overload
+    def lookup(self, section: Literal["targets"], name: str) -> Target: ...
+    @overload
+    def lookup(self, section: Literal["load"], name: str) -> LoadProfile: ...
+    @overload
+    def lookup(self, section: Literal["commands"], name: str) -> HostCommand: ...
+
+    def lookup(self, section: str, name: str) -> Any:
+        """The entry ``name`` of a named section: services, targets, load or commands.
+
+        Else ``NotInRunbook`` (a ConfigError and a KeyError) with the names the section has, in the runbook's order.
+        """
+        entries = getattr(self, section)
+        if isinstance(entries, dict):
+            if name in entries:
+                return entries[name]
+            known = list(entries)
+        else:
+            for entry in entries:
+                if entry.name == name:
+                    return entry
+            known = [entry.name for entry in entries]
+        raise NotInRunbook(_ENTRY_KIND[section], name, self.name, known)
+
     def service(self, name: str) -> Service:
-        for service in self.services:
-            if service.name == name:
-                return service
-        raise KeyError(f"no service named {name!r} in runbook {self.name!r}; known: {[s.name for s in self.services]}")
+        return self.lookup("services", name)
 
     def target(self, name: str | None = None) -> Target:
+        """The target ``name``, else ``deploy.target``, else the first one."""
         wanted = name or self.deploy.target or (self.targets[0].name if self.targets else None)
-        for target in self.targets:
-            if target.name == wanted:
-                return target
-        raise KeyError(f"no target named {wanted!r} in runbook {self.name!r}")
+        if wanted is None:
+            raise NotInRunbook("target", None, self.name, [])
+        return self.lookup("targets", wanted)
 
     @property
     def version_to(self) -> str | None:

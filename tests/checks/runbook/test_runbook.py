@@ -8,8 +8,15 @@ from pathlib import Path
 import pytest
 
 from releasegate.checks import secrets
-from releasegate.checks.errors import MissingVariable, RunbookSchemaError, RunbookSyntaxError, UnknownEnvironment
-from releasegate.checks.runbook.model import load_runbook, runbook_path
+from releasegate.checks.errors import (
+    ConfigError,
+    MissingVariable,
+    NotInRunbook,
+    RunbookSchemaError,
+    RunbookSyntaxError,
+    UnknownEnvironment,
+)
+from releasegate.checks.runbook import Runbook, load_runbook, runbook_path
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -120,3 +127,31 @@ def test_every_shipped_runbook_validates(path: Path, monkeypatch: pytest.MonkeyP
     if runbook.database is not None and runbook.database.migrations.run == "container":
         assert runbook.database.migrations.image or runbook.database.migrations.container, \
             f"{path.name}: migrations run in a container but name no image or container"
+
+
+def test_lookup_finds_named_entries_or_names_the_known_ones() -> None:
+    runbook = Runbook.model_validate({
+        "name": "prod",
+        "services": [{"name": "api", "base_url": "http://127.0.0.1:9000"},
+                     {"name": "web", "base_url": "http://127.0.0.1:9001"}],
+        "targets": [{"name": "edge", "kind": "docker"}],
+        "load": {"smoke": {"endpoints": [{"path": "/"}], "stages": [{"duration_s": 1, "users": 1}]}},
+        "commands": {"lint": "make lint"},
+    })
+    assert runbook.lookup("services", "web").base_url == "http://127.0.0.1:9001"
+    assert runbook.lookup("targets", "edge").kind == "docker"
+    assert runbook.lookup("load", "smoke").stages[0].users == 1
+    assert runbook.lookup("commands", "lint").run == "make lint"
+    assert runbook.service("api") is runbook.lookup("services", "api")
+    assert runbook.target() is runbook.lookup("targets", "edge")
+    with pytest.raises(NotInRunbook) as missing:
+        runbook.lookup("services", "nope")
+    assert str(missing.value) == "no service named 'nope' in runbook 'prod'; known: api, web"
+    assert (missing.value.known, missing.value.known_text) == (["api", "web"], "api, web")
+    # callers written against KeyError and against ConfigError both keep working
+    with pytest.raises(KeyError, match="no load profile named 'heavy' in runbook 'prod'; known: smoke"):
+        runbook.lookup("load", "heavy")
+    with pytest.raises(ConfigError, match="no target named 'core' in runbook 'prod'; known: edge"):
+        runbook.target("core")
+    with pytest.raises(NotInRunbook, match="no target named None in runbook 'empty'; known: none"):
+        Runbook.model_validate({"name": "empty"}).target()
