@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from releasegate.checks.run.rollback_plan import RollbackReport
+if TYPE_CHECKING:  # plain data here; the module that runs rollbacks is not needed to judge one
+    from releasegate.checks.run.rollback_plan import RollbackReport
 
 STAGES = ("preflight", "backup", "migrate", "deploy", "smoke", "slo", "load")
 POST_ROLLBACK = "post-rollback"
