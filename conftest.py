@@ -1,4 +1,4 @@
-"""Root conftest: registers the releasegate plugins and every step module under steps/.
+"""Root conftest: registers releasegate's plugin (releasegate.plugins) and every step module under steps/.
 
 Every step definition is a fixture of a plugin module, so every feature file sees every step
 without importing anything.
@@ -11,15 +11,6 @@ import pkgutil
 from releasegate import steps
 
 pytest_plugins = [
-    "releasegate.plugins.environment",
-    "releasegate.plugins.collection",
-    "releasegate.plugins.evidence",
-    "releasegate.plugins.stack",
-    "releasegate.plugins.redaction",
-    "releasegate.plugins.reporting",
-    "releasegate.plugins.safety",
-    "releasegate.plugins.rollback",
-    "releasegate.plugins.signoff",
-    "releasegate.plugins.targets",
+    "releasegate.plugins",
     *sorted(f"releasegate.steps.{m.name}" for m in pkgutil.iter_modules(steps.__path__) if not m.name.startswith("_")),
 ]

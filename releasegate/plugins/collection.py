@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from pytest_bdd.compat import get_fixture_names
 from pytest_bdd.feature import get_feature
 from pytest_bdd.parser import Feature, ScenarioTemplate
 from pytest_bdd.scenario import scenario as bdd_scenario
+from pytest_bdd.scenario import scenario_wrapper_template_registry
 from pytest_bdd.steps import StepFunctionContext
 
 STEPDEF_PREFIX = "pytestbdd_stepdef_"
@@ -185,3 +186,15 @@ def scenario_location(item: pytest.Item) -> tuple[str, int, str] | None:
     """(feature file, line, scenario name) of a collected scenario, or None for a plain test."""
     function = getattr(item, "function", None)
     return getattr(function, SCENARIO_KEY, None) if function is not None else None
+
+
+def step_functions(item: pytest.Item) -> list[list[Callable[..., Any]]] | None:
+    """For each step of a scenario, the step functions that match it; None for a plain test."""
+    function = getattr(item, "function", None)
+    template = scenario_wrapper_template_registry.get(function) if function is not None else None
+    parent = item.parent
+    if template is None or parent is None or not isinstance(parent, pytest.Collector):
+        return None
+    stepdefs = list(_step_definitions(parent))
+    return [[ctx.step_func for ctx in stepdefs if _matches(ctx, step.type, step.name)]
+            for step in _rendered_steps(template)]

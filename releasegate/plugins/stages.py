@@ -1,67 +1,111 @@
-"""Release stages of scenarios: which stage a scenario belongs to, and the order stages run in.
+"""Release stages: classify every scenario by its tags, and run a release in stage order.
 
-A scenario's stage is its stage tag (``@preflight`` ... ``@load``); pytest-bdd turns Gherkin tags
-into markers. Shared by the rollback, safety and sign-off plugins; not a plugin itself.
+A scenario's stage is its stage tag (``@preflight`` ... ``@load``; pytest-bdd turns Gherkin tags
+into markers). In a release run the scenarios run in stage order (stable: file order within a
+stage), scenarios without a stage next, ``@post-rollback`` scenarios last (the policy is
+``checks.run.decision``).
+
+``config.stash[SCENARIOS_KEY]`` is the run's ``ScenarioTable``. Under xdist the controller collects
+nothing: the final selection (after -k/-m) is written to ``<run>.items.json`` beside the journal at
+collection (the journal plugin makes the table a release run's with ``share_beside``), so that the
+controller can classify every report, also a worker's crash report, which carries no markers.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+import contextlib
+import json
+import os
+from pathlib import Path
 
 import pytest
 
+from releasegate.checks.run import decision
+from releasegate.checks.run.decision import ScenarioInfo
+from releasegate.checks.run.journal import Journal
 from releasegate.plugins.collection import scenario_location
 
-STAGES = ("preflight", "backup", "migrate", "deploy", "smoke", "slo", "load")
-POST_ROLLBACK = "post-rollback"
-DESTRUCTIVE = ("backup", "migrate", "deploy", "destructive")
+ITEMS_SUFFIX = ".items.json"
 
 
-@dataclass(frozen=True)
-class ItemInfo:
-    nodeid: str
-    scenario: str
-    stage: str | None
-    critical: bool
-    post_rollback: bool
-    manual: bool
-    destructive: bool
-    preflight: bool
+def classify(item: pytest.Item) -> ScenarioInfo:
+    location = scenario_location(item)
+    return decision.classify(item.nodeid, location[2] if location else item.name,
+                             (marker.name for marker in item.iter_markers()))
+
+
+class ScenarioTable:
+    """Stage and tags of the scenarios of the run, by node id (also those a worker collected)."""
+
+    def __init__(self) -> None:
+        self._infos: dict[str, ScenarioInfo] = {}
+        self._items_file: Path | None = None
+        self._complete = False  # the final selection is known here (collected here, or read from the file)
+
+    def share_beside(self, journal: Journal) -> None:
+        """Make this a release run's table, shared between processes through a file beside the journal."""
+        self._items_file = journal.sidecar(ITEMS_SUFFIX)
 
     @property
-    def rank(self) -> int:
-        if self.post_rollback:
-            return len(STAGES) + 1
-        return STAGES.index(self.stage) if self.stage else len(STAGES)
+    def release_run(self) -> bool:
+        return self._items_file is not None
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def of(self, item: pytest.Item) -> ScenarioInfo:
+        return self._infos.get(item.nodeid) or classify(item)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ItemInfo:
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})  # type: ignore[arg-type]
+    def get(self, nodeid: str) -> ScenarioInfo | None:
+        if nodeid not in self._infos and not self._complete:
+            self._load()
+        return self._infos.get(nodeid)
+
+    def all(self) -> list[ScenarioInfo]:
+        """Every scenario of the final selection (on the xdist controller: once a worker has collected)."""
+        if not self._complete:
+            self._load()
+        return list(self._infos.values())
+
+    def remember(self, items: list[pytest.Item]) -> dict[str, ScenarioInfo]:
+        self._infos = {item.nodeid: self.of(item) for item in items}
+        return self._infos
+
+    def publish(self, items: list[pytest.Item]) -> None:
+        """Keep the final selection and write it beside the journal for the controller."""
+        self.remember(items)
+        self._complete = True
+        if self._items_file is None:
+            return
+        temporary = self._items_file.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps([info.as_dict() for info in self._infos.values()]), encoding="utf-8")
+        os.replace(temporary, self._items_file)
+
+    def _load(self) -> None:
+        if self._items_file is None:
+            return
+        with contextlib.suppress(OSError, json.JSONDecodeError):
+            for data in json.loads(self._items_file.read_text(encoding="utf-8")):
+                info = ScenarioInfo.from_dict(data)
+                self._infos.setdefault(info.nodeid, info)
+            self._complete = True
 
 
-def classify(item: pytest.Item) -> ItemInfo:
-    names = {marker.name for marker in item.iter_markers()}
-    location = scenario_location(item)
-    return ItemInfo(
-        nodeid=item.nodeid,
-        scenario=location[2] if location else item.name,
-        stage=next((stage for stage in STAGES if stage in names), None),
-        critical="critical" in names,
-        post_rollback=POST_ROLLBACK in names,
-        manual="manual" in names,
-        destructive=bool(names & set(DESTRUCTIVE)),
-        preflight="preflight" in names,
-    )
+SCENARIOS_KEY = pytest.StashKey[ScenarioTable]()
 
 
-def has_stages(infos: list[ItemInfo]) -> bool:
-    return any(info.stage or info.post_rollback for info in infos)
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[SCENARIOS_KEY] = ScenarioTable()
 
 
-def release_order(items: list[pytest.Item], infos: dict[str, ItemInfo]) -> list[pytest.Item]:
-    """Stage order (stable: file order within a stage), @post-rollback scenarios last."""
-    return sorted(items, key=lambda item: infos[item.nodeid].rank)
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    table = config.stash[SCENARIOS_KEY]
+    if not table.release_run:  # pytest's order
+        return
+    infos = table.remember(items)
+    if decision.has_stages(infos.values()):
+        items[:] = sorted(items, key=lambda item: infos[item.nodeid].rank)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    table = session.config.stash[SCENARIOS_KEY]
+    if table.release_run:
+        table.publish(session.items)

@@ -1,4 +1,4 @@
-"""Fixtures of the rollback, safety and sign-off tests (pytester comes from tests/conftest.py)."""
+"""The ``release`` fixture: a throw-away release project (support/release_project.py) on pytester."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import textwrap
 from collections.abc import Callable
 
 import pytest
-from release_project import RUNBOOK, STEPS, Release, feature
+from support.release_project import RUNBOOK, STEPS, Release, feature
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from release_project import Release
+from support.release_project import Release
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from release_project import RUNBOOK, Release, feature
+from support.release_project import RUNBOOK, Release, feature
 
 from releasegate.checks.run.notify import Notifier
 

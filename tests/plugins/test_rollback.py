@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from release_project import RUNBOOK, Release, feature
+from support.release_project import RUNBOOK, Release, feature
 
 RUN = ("features/release.feature", "--env", "local", "-v", "-rs", "-p", "no:cacheprovider")
 

@@ -9,16 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-RUNBOOK = """
-name: local
-release:
-  version: "1.1.0"
-  previous_version: "1.0.0"
-services:
-  - name: api
-    base_url: http://127.0.0.1:9
-"""
+from support.release_project import RUNBOOK
 
 FEATURE = """
 Feature: Release

@@ -1,0 +1,297 @@
+"""The release policy as pure functions: stage order, what a dry run runs, when to roll back, the verdict.
+
+Nothing here runs anything or reads a file: the plugins gather plain data (what was collected and
+what ran, per stage; what failed, and whether it was critical or inconclusive; the flags of the run;
+the rollback report) and ask these functions.
+
+- ``classify`` and ``ScenarioInfo.rank``: a scenario's stage comes from its stage tag; stages run in
+  ``STAGES`` order, scenarios without a stage next, ``@post-rollback`` scenarios last.
+- ``dry_run_verdict``: why ``--dry-run`` skips a scenario, or None when it runs.
+- ``decide_rollback``: the answer to a critical failure, an interrupt or ``--rollback-only``;
+  ``settle_rollback``: a rollback with nothing to undo becomes "none".
+- ``verdict``: the decision of the run and its exit code (the README's exit-code table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # plain data here; the module that runs rollbacks is not needed to judge one
+    from releasegate.checks.run.rollback_plan import RollbackReport
+
+STAGES = ("preflight", "backup", "migrate", "deploy", "smoke", "slo", "load")
+POST_ROLLBACK = "post-rollback"
+NO_STAGE = "other"
+DESTRUCTIVE = ("backup", "migrate", "deploy", "destructive")
+
+
+@dataclass(frozen=True)
+class ScenarioInfo:
+    """What the release policy needs to know of a collected scenario: its stage and its tags."""
+
+    nodeid: str
+    scenario: str
+    stage: str | None
+    critical: bool
+    post_rollback: bool
+    manual: bool
+    destructive: bool
+    preflight: bool
+
+    @property
+    def rank(self) -> int:
+        if self.post_rollback:
+            return len(STAGES) + 1
+        return STAGES.index(self.stage) if self.stage else len(STAGES)
+
+    @property
+    def group(self) -> str:
+        """The stage the scenario is listed under: its stage, ``post-rollback`` or ``other``."""
+        return POST_ROLLBACK if self.post_rollback else (self.stage or NO_STAGE)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScenarioInfo:
+        values: dict[str, Any] = {k: data.get(k) for k in cls.__dataclass_fields__}
+        return cls(**values)
+
+
+def classify(nodeid: str, scenario: str, tags: Iterable[str]) -> ScenarioInfo:
+    names = set(tags)
+    return ScenarioInfo(
+        nodeid=nodeid,
+        scenario=scenario,
+        stage=next((stage for stage in STAGES if stage in names), None),
+        critical="critical" in names,
+        post_rollback=POST_ROLLBACK in names,
+        manual="manual" in names,
+        destructive=bool(names & set(DESTRUCTIVE)),
+        preflight="preflight" in names,
+    )
+
+
+def has_stages(infos: Iterable[ScenarioInfo]) -> bool:
+    return any(info.stage or info.post_rollback for info in infos)
+
+
+def first_change_rank(infos: Iterable[ScenarioInfo]) -> int | None:
+    """The rank of the first stage that changes the environment, if any."""
+    ranks = [info.rank for info in infos if info.destructive and not info.post_rollback]
+    return min(ranks) if ranks else None
+
+
+def dry_run_verdict(info: ScenarioInfo, *, read_only: bool, change_rank: int | None) -> str | None:
+    """Why a dry run skips this scenario, or None when it runs.
+
+    ``read_only``: every step of the scenario is a step function marked read-only. Read-only checks
+    of a later stage than the first one that changes the environment would check a state that the
+    dry run never produced (smoke checks of a deployment that was skipped).
+    """
+    if info.post_rollback:
+        return "runs only after a rollback"
+    if info.destructive:
+        return f"{info.stage or 'destructive'} stage changes the environment"
+    if info.manual or info.preflight:
+        return None
+    if not read_only:
+        return "not a read-only check"
+    if change_rank is not None and info.rank > change_rank:
+        return "checks the result of a stage that the dry run skips"
+    return None
+
+
+# ---- the rollback decision ----------------------------------------------------------------
+
+ROLLBACK, HALT, NONE = "rollback", "halt", "none"
+
+
+@dataclass(frozen=True)
+class RollbackDecision:
+    """The controller's answer to the first critical failure (or an interrupt, or --rollback-only)."""
+
+    action: str  # ROLLBACK, HALT (a person decides) or NONE
+    reason: str
+
+
+@dataclass(frozen=True)
+class RollbackPolicy:
+    """What the operator allowed: the command line's flags and the runbook's ``rollback:`` section."""
+
+    dry_run: bool = False
+    no_rollback: bool = False
+    enabled: bool = True
+    on_inconclusive: str = "halt"  # or "rollback"
+
+
+@dataclass(frozen=True)
+class FailedCheck:
+    """A scenario that failed in its setup or its steps, or whose xdist worker crashed while running it."""
+
+    nodeid: str
+    scenario: str
+    stage: str | None
+    critical: bool
+    post_rollback: bool
+    outcome: str  # "FAIL" or "INCONCLUSIVE"
+    message: str
+    evidence: tuple[str, ...] = ()
+    crashed: bool = False
+
+    @property
+    def inconclusive(self) -> bool:
+        return self.outcome == "INCONCLUSIVE"
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """SIGTERM or Ctrl-C during the run."""
+
+
+@dataclass(frozen=True)
+class RollbackOnly:
+    """``--rollback-only``: finish the rollback of a run that died."""
+
+
+Trigger = FailedCheck | Interrupted | RollbackOnly
+
+
+def decide_rollback(trigger: Trigger, policy: RollbackPolicy, *, has_changes: bool) -> RollbackDecision:
+    """Roll back, halt for a person, or do nothing; ``has_changes``: the journal's plan is not empty."""
+    return settle_rollback(_asked(trigger, policy), has_changes=has_changes)
+
+
+def _asked(trigger: Trigger, policy: RollbackPolicy) -> RollbackDecision:
+    if isinstance(trigger, RollbackOnly):
+        return RollbackDecision(ROLLBACK, "--rollback-only")
+    if policy.dry_run:
+        return RollbackDecision(NONE, "dry run: nothing was changed")
+    if isinstance(trigger, Interrupted):
+        if policy.no_rollback or not policy.enabled:
+            return RollbackDecision(HALT, "run interrupted; rollback disabled")
+        return RollbackDecision(ROLLBACK, "run interrupted")
+    if trigger.inconclusive and policy.on_inconclusive != "rollback":
+        return RollbackDecision(HALT, f"inconclusive critical check in {trigger.scenario}: needs a person")
+    if policy.no_rollback:
+        return RollbackDecision(HALT, f"critical failure in {trigger.scenario}; rollback disabled by --no-rollback")
+    if not policy.enabled:
+        return RollbackDecision(HALT, f"critical failure in {trigger.scenario}; rollback.enabled is false")
+    cause = "worker crashed during" if trigger.crashed else "critical failure in"
+    return RollbackDecision(ROLLBACK, f"{cause} {trigger.scenario}")
+
+
+def settle_rollback(decision: RollbackDecision, *, has_changes: bool) -> RollbackDecision:
+    """A rollback stands only while the plan has something to undo (asked again when it is about to run)."""
+    if decision.action == ROLLBACK and not has_changes:
+        return RollbackDecision(NONE, f"{decision.reason}; nothing to roll back: no stage had changed anything")
+    return decision
+
+
+# ---- the verdict --------------------------------------------------------------------------
+
+PROMOTED, DRY_RUN, BLOCKED, ROLLED_BACK, HALTED, ROLLBACK_FAILED = (
+    "PROMOTED", "DRY RUN", "BLOCKED", "ROLLED BACK", "HALTED", "ROLLBACK FAILED")
+EXIT_CODES = {PROMOTED: 0, DRY_RUN: 0, BLOCKED: 1, ROLLED_BACK: 1, HALTED: 10, ROLLBACK_FAILED: 11}
+# pytest's own exit statuses (pytest.ExitCode), which a verdict keeps
+TESTS_FAILED, INTERRUPTED, INTERNAL_ERROR, USAGE_ERROR, NO_TESTS_COLLECTED = 1, 2, 3, 4, 5
+PYTEST_OWN = (INTERNAL_ERROR, USAGE_ERROR, NO_TESTS_COLLECTED)
+
+
+@dataclass(frozen=True)
+class Halt:
+    """Why the release stopped; the first halt of a run wins."""
+
+    reason: str
+    nodeid: str
+    scenario: str
+    kind: str  # "critical", "approval", "manual", "interrupted"
+
+
+@dataclass(frozen=True)
+class StageCounts:
+    """Scenarios of one stage: collected, ran (their steps ran), and how they ended."""
+
+    collected: int = 0
+    ran: int = 0
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a release run did, as the sign-off renders it and ``verdict`` judges it."""
+
+    stages: Mapping[str, StageCounts] = field(default_factory=dict)  # by ScenarioInfo.group
+    failures: tuple[FailedCheck, ...] = ()
+    pending_manual: tuple[str, ...] = ()
+    post_rollback_passed: tuple[str, ...] = ()
+    halt: Halt | None = None
+    decision: RollbackDecision | None = None  # the last one taken
+    rollback: RollbackReport | None = None
+    changed: bool = False  # the journal's rollback plan is not empty
+    dry_run: bool = False
+    rollback_only: bool = False
+    interrupted: bool = False  # by a person (SIGTERM, Ctrl-C), not by pytest itself
+    pytest_status: int = 0
+
+    @property
+    def release_failures(self) -> list[FailedCheck]:
+        return [f for f in self.failures if not f.post_rollback]
+
+    @property
+    def post_rollback_failures(self) -> list[FailedCheck]:
+        return [f for f in self.failures if f.post_rollback]
+
+    @property
+    def release_scenarios_ran(self) -> int:
+        return sum(counts.ran for group, counts in self.stages.items() if group != POST_ROLLBACK)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decision: str
+    why: str
+    exit_code: int
+
+
+def verdict(summary: RunSummary) -> Verdict:
+    decision, why = _decision(summary)
+    return Verdict(decision, why, exit_code(summary, decision))
+
+
+def exit_code(summary: RunSummary, decision: str) -> int:
+    """The decision's exit code; pytest's own errors, and pytest's own stop (not a person's), keep theirs."""
+    status = summary.pytest_status
+    if status in PYTEST_OWN or (status == INTERRUPTED and not summary.interrupted):
+        return status
+    return EXIT_CODES[decision]
+
+
+def _decision(summary: RunSummary) -> tuple[str, str]:
+    rollback = summary.rollback
+    if rollback is not None and (rollback.ran or summary.rollback_only):
+        if rollback.failed_steps:
+            return ROLLBACK_FAILED, f"{len(rollback.failed_steps)} rollback action(s) failed"
+        if summary.post_rollback_failures:
+            return ROLLBACK_FAILED, (f"{len(summary.post_rollback_failures)} post-rollback check(s) failed after"
+                                     " the rollback")
+        return ROLLED_BACK, summary.decision.reason if summary.decision else "rolled back"
+    if summary.dry_run:
+        failures = summary.release_failures
+        if failures or summary.pytest_status not in (0, TESTS_FAILED):
+            return BLOCKED, f"dry run: {len(failures)} read-only check(s) failed"
+        return DRY_RUN, "the plan is valid and every read-only check passed; nothing was changed"
+    if summary.halt is not None or summary.decision is not None:
+        reason = summary.decision.reason if summary.decision else (summary.halt.reason if summary.halt else "")
+        if not summary.changed:
+            return BLOCKED, f"{reason}; nothing was changed"
+        return HALTED, reason
+    if summary.pytest_status in PYTEST_OWN or summary.pytest_status == INTERRUPTED:
+        return BLOCKED, f"pytest ended with exit status {summary.pytest_status}"
+    if summary.release_scenarios_ran == 0:
+        return BLOCKED, "no release scenario ran"
+    return PROMOTED, "every stage ran and no critical check failed"

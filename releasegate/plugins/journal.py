@@ -1,0 +1,142 @@
+"""The run's journal: one per release run, shared with the xdist workers; the ``release_journal`` fixture.
+
+A release run is a run of .feature files (not --collect-only, --help or --list-steps), or
+``--rollback-only``. Its journal (``checks.run.journal``) is ``config.stash[JOURNAL_KEY]``, None in
+any other run:
+
+- the controller creates ``reports/journal/<run-id>.jsonl`` and points ``latest`` at it (a dry run
+  does not); ``--rollback-only`` resumes the journal ``latest`` names; workers open the
+  controller's, whose run id they get through ``workerinput``;
+- the runbook's rollback commands of a stage are recorded when a scenario of the stage begins;
+- a step records its change with ``release_journal.stage_completed(action, params)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from releasegate.checks.run.decision import ScenarioInfo
+from releasegate.checks.run.journal import Journal
+from releasegate.plugins.dryrun import DRY_RUN_KEY
+from releasegate.plugins.environment import RUNBOOK_KEY, SELECTION_KEY
+from releasegate.plugins.reporting import runs_features
+from releasegate.plugins.safety import SAFETY_KEY
+from releasegate.plugins.stages import SCENARIOS_KEY
+
+RUN_ID_INPUT = "releasegate_run_id"
+
+JOURNAL_KEY = pytest.StashKey[Journal | None]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini("releasegate_journal_dir", "folder of run journals", default="reports/journal")
+
+
+def journal_dir(config: pytest.Config) -> Path:
+    path = Path(str(config.getini("releasegate_journal_dir")))
+    return path if path.is_absolute() else config.rootpath / path
+
+
+def run_context(config: pytest.Config) -> dict[str, Any]:
+    """Environment, versions and approver of the run, as the journal and the notifications name them."""
+    selection = config.stash.get(SELECTION_KEY, None)
+    runbook = config.stash.get(RUNBOOK_KEY, None)
+    safety = config.stash.get(SAFETY_KEY, None)
+    approval = safety.approval if safety else None
+    return {
+        "environment": selection.name if selection else None,
+        "version_from": runbook.version_from if runbook else None,
+        "version_to": runbook.version_to if runbook else None,
+        "approver": approval.name if approval else None,
+        "approval_source": approval.source if approval else None,
+    }
+
+
+# trylast: after the runbook, the approval and the --rollback-only checks (a refused run leaves no journal)
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    journal = open_journal(config)
+    config.stash[JOURNAL_KEY] = journal
+    if journal is not None:
+        config.stash[SCENARIOS_KEY].share_beside(journal)
+        config.pluginmanager.register(JournalPlugin(config, journal), "releasegate-journal")
+
+
+def open_journal(config: pytest.Config) -> Journal | None:
+    if hasattr(config, "workerinput"):
+        run_id = config.workerinput.get(RUN_ID_INPUT)
+        return Journal.open(journal_dir(config), str(run_id)) if run_id is not None else None
+    if config.getoption("releasegate_rollback_only", default=False):
+        journal = Journal.latest(journal_dir(config))
+        if journal is None:
+            raise pytest.UsageError(f"--rollback-only: no journal in {journal_dir(config)}; nothing to roll back")
+        journal.append("rollback_only_started", **run_context(config))
+        return journal
+    inspecting = config.option.collectonly or config.option.help or getattr(config.option, "list_steps", False)
+    if inspecting or not runs_features(config):
+        return None
+    dry_run = config.stash.get(DRY_RUN_KEY, False)
+    journal = Journal.create(journal_dir(config), make_latest=not dry_run)
+    journal.append("run_started", **run_context(config), dry_run=dry_run,
+                   no_rollback=bool(config.getoption("releasegate_no_rollback", default=False)),
+                   args=list(config.invocation_params.args))
+    return journal
+
+
+class JournalPlugin:
+    def __init__(self, config: pytest.Config, journal: Journal) -> None:
+        self.config = config
+        self.journal = journal
+        self.commands_recorded: set[str] = set()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[RUN_ID_INPUT] = self.journal.run_id
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> None:
+        """Record the runbook's rollback commands of a stage as soon as the stage begins changing things."""
+        runbook = self.config.stash.get(RUNBOOK_KEY, None)
+        info = self.config.stash[SCENARIOS_KEY].get(item.nodeid)
+        if runbook is None or info is None or info.stage is None or self.config.stash.get(DRY_RUN_KEY, False):
+            return
+        if info.stage in self.commands_recorded:
+            return
+        self.commands_recorded.add(info.stage)
+        for command in runbook.rollback.commands:
+            if command.stage == info.stage:
+                self.journal.stage_completed(info.stage, "command",
+                                             {"run": command.run, "timeout_s": command.timeout_s, "cwd": command.cwd},
+                                             scenario=info.scenario, recorded="when the stage began")
+
+
+class StageRecorder:
+    """What a step uses to record the change it just made and the action that undoes it."""
+
+    def __init__(self, journal: Journal | None, info: ScenarioInfo | None) -> None:
+        self.journal = journal
+        self.info = info
+        self.recorded: list[dict[str, Any]] = []
+
+    def stage_completed(self, action: str, params: dict[str, Any], *, stage: str | None = None) -> None:
+        """Record the change right after making it: a failure later in the scenario still undoes it.
+
+        ``params`` go to the journal (redacted): pass names and references, never secrets.
+        """
+        stage_name = stage or (self.info.stage if self.info else None) or "unstaged"
+        scenario = self.info.scenario if self.info else ""
+        if self.journal is not None:
+            self.recorded.append(self.journal.stage_completed(stage_name, action, params, scenario=scenario))
+        else:
+            self.recorded.append({"stage": stage_name, "undo": {"action": action, "params": params}})
+
+
+@pytest.fixture
+def release_journal(request: pytest.FixtureRequest) -> StageRecorder:
+    """Record a stage's change with its undo action: ``release_journal.stage_completed(action, params)``."""
+    node = request.node
+    info = request.config.stash[SCENARIOS_KEY].of(node) if isinstance(node, pytest.Item) else None
+    return StageRecorder(request.config.stash.get(JOURNAL_KEY, None), info)

@@ -1,0 +1,231 @@
+"""The release policy as tables: stage order, the dry-run verdict, the rollback decision, the final verdict.
+
+The verdict table has a row for every row of the README's exit-code table (and the cases the
+plugin tests drive end to end); no pytest run in between.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from releasegate.checks.result import CheckResult, Outcome
+from releasegate.checks.run.decision import (
+    BLOCKED,
+    DRY_RUN,
+    HALT,
+    HALTED,
+    NONE,
+    PROMOTED,
+    ROLLBACK,
+    ROLLBACK_FAILED,
+    ROLLED_BACK,
+    FailedCheck,
+    Halt,
+    Interrupted,
+    RollbackDecision,
+    RollbackOnly,
+    RollbackPolicy,
+    RunSummary,
+    ScenarioInfo,
+    StageCounts,
+    Trigger,
+    classify,
+    decide_rollback,
+    dry_run_verdict,
+    first_change_rank,
+    has_stages,
+    settle_rollback,
+    verdict,
+)
+from releasegate.checks.run.journal import UndoStep
+from releasegate.checks.run.rollback_plan import RollbackReport, StepOutcome
+
+# ---- stages ---------------------------------------------------------------------------------
+
+
+def test_classify_reads_the_stage_and_the_tags() -> None:
+    info = classify("f::deploy", "deploy the new version", ["deploy", "critical", "parametrize"])
+    assert (info.stage, info.critical, info.destructive, info.post_rollback, info.manual) == (
+        "deploy", True, True, False, False)
+    assert ScenarioInfo.from_dict(info.as_dict()) == info
+
+
+def test_release_order_is_stage_order_then_no_stage_then_post_rollback() -> None:
+    names = {"smoke": ["smoke"], "after": ["post-rollback"], "other": [], "pre": ["preflight"], "mig": ["migrate"],
+             "load": ["load"], "deploy": ["deploy"]}
+    infos = [classify(name, name, tags) for name, tags in names.items()]
+    assert [i.nodeid for i in sorted(infos, key=lambda i: i.rank)] == [
+        "pre", "mig", "deploy", "smoke", "load", "other", "after"]
+    assert [i.group for i in infos] == ["smoke", "post-rollback", "other", "preflight", "migrate", "load", "deploy"]
+    assert has_stages(infos) and not has_stages([classify("x", "x", ["critical"])])
+    assert first_change_rank(infos) == 2 and first_change_rank([classify("x", "x", ["smoke"])]) is None
+
+
+# ---- the dry run ----------------------------------------------------------------------------
+
+DEPLOY_RANK = classify("d", "d", ["deploy"]).rank
+
+
+@pytest.mark.parametrize(("tags", "read_only", "change_rank", "expected"), [
+    (["post-rollback"], True, None, "runs only after a rollback"),
+    (["migrate", "critical"], False, None, "migrate stage changes the environment"),
+    (["destructive"], False, None, "destructive stage changes the environment"),
+    (["preflight", "critical"], False, DEPLOY_RANK, None),
+    (["manual"], False, DEPLOY_RANK, None),
+    (["smoke"], False, None, "not a read-only check"),
+    (["smoke"], True, DEPLOY_RANK, "checks the result of a stage that the dry run skips"),
+    (["smoke"], True, None, None),
+    ([], True, DEPLOY_RANK, "checks the result of a stage that the dry run skips"),
+    (["backup"], True, DEPLOY_RANK, "backup stage changes the environment"),
+], ids=lambda value: repr(value))
+def test_dry_run_verdict(tags: list[str], read_only: bool, change_rank: int | None, expected: str | None) -> None:
+    info = classify("f::s", "s", tags)
+    assert dry_run_verdict(info, read_only=read_only, change_rank=change_rank) == expected
+
+
+# ---- the rollback decision ------------------------------------------------------------------
+
+
+def failed(scenario: str = "deploy", *, critical: bool = True, post_rollback: bool = False, crashed: bool = False,
+           outcome: str = "FAIL") -> FailedCheck:
+    return FailedCheck(nodeid=f"f::{scenario}", scenario=scenario, stage="deploy", critical=critical,
+                       post_rollback=post_rollback, outcome=outcome, message="", crashed=crashed)
+
+
+@pytest.mark.parametrize(("trigger", "policy", "has_changes", "expected"), [
+    (failed(), RollbackPolicy(), True, (ROLLBACK, "critical failure in deploy")),
+    (failed(crashed=True), RollbackPolicy(), True, (ROLLBACK, "worker crashed during deploy")),
+    (failed(), RollbackPolicy(), False,
+     (NONE, "critical failure in deploy; nothing to roll back: no stage had changed anything")),
+    (failed(outcome="INCONCLUSIVE"), RollbackPolicy(), True,
+     (HALT, "inconclusive critical check in deploy: needs a person")),
+    (failed(outcome="INCONCLUSIVE"), RollbackPolicy(on_inconclusive="rollback"), True,
+     (ROLLBACK, "critical failure in deploy")),
+    (failed(outcome="INCONCLUSIVE"), RollbackPolicy(no_rollback=True), True,
+     (HALT, "inconclusive critical check in deploy: needs a person")),
+    (failed(), RollbackPolicy(no_rollback=True), True,
+     (HALT, "critical failure in deploy; rollback disabled by --no-rollback")),
+    (failed(), RollbackPolicy(no_rollback=True), False,
+     (HALT, "critical failure in deploy; rollback disabled by --no-rollback")),
+    (failed(), RollbackPolicy(enabled=False), True, (HALT, "critical failure in deploy; rollback.enabled is false")),
+    (failed(), RollbackPolicy(dry_run=True), True, (NONE, "dry run: nothing was changed")),
+    (Interrupted(), RollbackPolicy(), True, (ROLLBACK, "run interrupted")),
+    (Interrupted(), RollbackPolicy(), False,
+     (NONE, "run interrupted; nothing to roll back: no stage had changed anything")),
+    (Interrupted(), RollbackPolicy(no_rollback=True), True, (HALT, "run interrupted; rollback disabled")),
+    (Interrupted(), RollbackPolicy(enabled=False), True, (HALT, "run interrupted; rollback disabled")),
+    (RollbackOnly(), RollbackPolicy(no_rollback=True), True, (ROLLBACK, "--rollback-only")),
+    (RollbackOnly(), RollbackPolicy(), False,
+     (NONE, "--rollback-only; nothing to roll back: no stage had changed anything")),
+], ids=lambda value: repr(value) if isinstance(value, tuple) else "")
+def test_decide_rollback(trigger: Trigger, policy: RollbackPolicy, has_changes: bool,
+                         expected: tuple[str, str]) -> None:
+    assert decide_rollback(trigger, policy, has_changes=has_changes) == RollbackDecision(*expected)
+
+
+def test_a_rollback_is_settled_again_when_it_is_about_to_run() -> None:
+    halt = RollbackDecision(HALT, "x")
+    assert settle_rollback(halt, has_changes=False) is halt
+    assert settle_rollback(RollbackDecision(ROLLBACK, "x"), has_changes=True) == RollbackDecision(ROLLBACK, "x")
+    assert settle_rollback(RollbackDecision(ROLLBACK, "x"), has_changes=False).action == NONE
+
+
+# ---- the verdict ----------------------------------------------------------------------------
+
+STEP = UndoStep(key="k", stage="deploy", scenario="deploy", action="test.record", params={}, recorded_at=0.0)
+ROLLED = RollbackReport(ran=True, steps=[StepOutcome(STEP, CheckResult.ok("rollback deploy"))])
+ROLLBACK_ACTION_FAILED = RollbackReport(ran=True, outcome=Outcome.FAIL,
+                                        steps=[StepOutcome(STEP, CheckResult.fail("rollback deploy"))])
+ALREADY_ROLLED = RollbackReport(ran=False, reason="rollback already finished (PASS) by process 1 at 0")
+RAN = {"preflight": StageCounts(collected=1, ran=1, passed=1), "deploy": StageCounts(collected=1, ran=1, passed=1)}
+NOTHING_RAN = {"preflight": StageCounts(collected=1, skipped=1), "post-rollback": StageCounts(collected=1, ran=1)}
+CRITICAL_HALT = Halt("release halted: critical failure in deploy", "f::deploy", "deploy", "critical")
+ROLL_BACK_DEPLOY = RollbackDecision(ROLLBACK, "critical failure in deploy")
+
+
+def summary(**fields: object) -> RunSummary:
+    values: dict[str, object] = {"stages": RAN, "pytest_status": 0}
+    values.update(fields)
+    return RunSummary(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("run", "expected"), [
+    # 0 PROMOTED: every stage ran and no critical check failed (non-critical failures, pending manual items)
+    (summary(), (PROMOTED, "every stage ran and no critical check failed", 0)),
+    (summary(failures=(failed("load", critical=False),), pending_manual=("Team notified",), pytest_status=1),
+     (PROMOTED, "every stage ran and no critical check failed", 0)),
+    # 0 DRY RUN: the plan is valid and the read-only checks passed
+    (summary(dry_run=True),
+     (DRY_RUN, "the plan is valid and every read-only check passed; nothing was changed", 0)),
+    (summary(dry_run=True, decision=RollbackDecision(NONE, "dry run: nothing was changed"), halt=CRITICAL_HALT,
+             failures=(failed(),), pytest_status=1), (BLOCKED, "dry run: 1 read-only check(s) failed", 1)),
+    (summary(dry_run=True, pytest_status=2, interrupted=True), (BLOCKED, "dry run: 0 read-only check(s) failed", 1)),
+    # 1 BLOCKED: halted before anything changed
+    (summary(failures=(failed("preflight"),), halt=CRITICAL_HALT, pytest_status=1,
+             decision=RollbackDecision(NONE, "critical failure in preflight; nothing to roll back: no stage had"
+                                             " changed anything")),
+     (BLOCKED, "critical failure in preflight; nothing to roll back: no stage had changed anything; nothing was"
+               " changed", 1)),
+    (summary(halt=Halt("release halted: approval required for migrate", "f::m", "migrate", "approval")),
+     (BLOCKED, "release halted: approval required for migrate; nothing was changed", 1)),
+    (summary(halt=Halt("release halted: manual item pending confirmation: Team", "f::t", "Team", "manual"),
+             pending_manual=("Team",)),
+     (BLOCKED, "release halted: manual item pending confirmation: Team; nothing was changed", 1)),
+    (summary(failures=(failed(),), halt=CRITICAL_HALT, pytest_status=1,
+             decision=RollbackDecision(HALT, "critical failure in deploy; rollback disabled by --no-rollback")),
+     (BLOCKED, "critical failure in deploy; rollback disabled by --no-rollback; nothing was changed", 1)),
+    (summary(stages=NOTHING_RAN), (BLOCKED, "no release scenario ran", 1)),
+    (summary(stages={}), (BLOCKED, "no release scenario ran", 1)),
+    # 1 ROLLED BACK: a critical check failed, the rollback ran, the post-rollback checks passed
+    (summary(failures=(failed(),), halt=CRITICAL_HALT, decision=ROLL_BACK_DEPLOY, rollback=ROLLED, changed=True,
+             post_rollback_passed=("previous version serving",), pytest_status=1),
+     (ROLLED_BACK, "critical failure in deploy", 1)),
+    (summary(halt=Halt("release halted: run interrupted", "", "", "interrupted"), rollback=ROLLED, changed=True,
+             decision=RollbackDecision(ROLLBACK, "run interrupted"), interrupted=True, pytest_status=2),
+     (ROLLED_BACK, "run interrupted", 1)),
+    (summary(rollback_only=True, rollback=ALREADY_ROLLED, decision=RollbackDecision(ROLLBACK, "--rollback-only"),
+             changed=True, stages={}), (ROLLED_BACK, "--rollback-only", 1)),
+    (summary(rollback=ROLLED, changed=True), (ROLLED_BACK, "rolled back", 1)),
+    # 10 HALTED: stopped with changes in place, a person decides
+    (summary(failures=(failed(outcome="INCONCLUSIVE"),), halt=CRITICAL_HALT, changed=True, pytest_status=1,
+             decision=RollbackDecision(HALT, "inconclusive critical check in deploy: needs a person")),
+     (HALTED, "inconclusive critical check in deploy: needs a person", 10)),
+    (summary(failures=(failed(),), halt=CRITICAL_HALT, changed=True, pytest_status=1,
+             decision=RollbackDecision(HALT, "critical failure in deploy; rollback disabled by --no-rollback")),
+     (HALTED, "critical failure in deploy; rollback disabled by --no-rollback", 10)),
+    (summary(failures=(failed(),), halt=CRITICAL_HALT, changed=True, pytest_status=1,
+             decision=RollbackDecision(HALT, "critical failure in deploy; rollback.enabled is false")),
+     (HALTED, "critical failure in deploy; rollback.enabled is false", 10)),
+    (summary(halt=Halt("release halted: run interrupted", "", "", "interrupted"), changed=True, interrupted=True,
+             decision=RollbackDecision(HALT, "run interrupted; rollback disabled"), pytest_status=2),
+     (HALTED, "run interrupted; rollback disabled", 10)),
+    (summary(halt=CRITICAL_HALT, changed=True, pytest_status=1),
+     (HALTED, "release halted: critical failure in deploy", 10)),
+    # 11 ROLLBACK FAILED: a rollback action or a post-rollback check failed
+    (summary(failures=(failed(),), halt=CRITICAL_HALT, decision=ROLL_BACK_DEPLOY, rollback=ROLLBACK_ACTION_FAILED,
+             changed=True, pytest_status=1), (ROLLBACK_FAILED, "1 rollback action(s) failed", 11)),
+    (summary(failures=(failed(), failed("previous version serving", critical=False, post_rollback=True)),
+             halt=CRITICAL_HALT, decision=ROLL_BACK_DEPLOY, rollback=ROLLED, changed=True, pytest_status=1),
+     (ROLLBACK_FAILED, "1 post-rollback check(s) failed after the rollback", 11)),
+    (summary(rollback_only=True, rollback=ROLLBACK_ACTION_FAILED, stages={}, changed=True, pytest_status=0),
+     (ROLLBACK_FAILED, "1 rollback action(s) failed", 11)),
+    # 2, 3, 4, 5: pytest's own exit status is kept; the decision is BLOCKED
+    (summary(pytest_status=2), (BLOCKED, "pytest ended with exit status 2", 2)),
+    (summary(pytest_status=3), (BLOCKED, "pytest ended with exit status 3", 3)),
+    (summary(pytest_status=4, stages={}), (BLOCKED, "pytest ended with exit status 4", 4)),
+    (summary(pytest_status=5, stages={}), (BLOCKED, "pytest ended with exit status 5", 5)),
+    (summary(pytest_status=2, halt=CRITICAL_HALT, decision=ROLL_BACK_DEPLOY, rollback=ROLLED, changed=True),
+     (ROLLED_BACK, "critical failure in deploy", 2)),
+    (summary(pytest_status=3, halt=CRITICAL_HALT, changed=True), (HALTED, "release halted: critical failure in deploy",
+                                                                  3)),
+], ids=lambda value: repr(value) if isinstance(value, tuple) else "")
+def test_verdict(run: RunSummary, expected: tuple[str, str, int]) -> None:
+    decided = verdict(run)
+    assert (decided.decision, decided.why, decided.exit_code) == expected
+
+
+def test_summary_counts_release_scenarios_apart_from_post_rollback_checks() -> None:
+    run = summary(stages=NOTHING_RAN, failures=(failed(), failed("after", post_rollback=True)))
+    assert run.release_scenarios_ran == 0
+    assert [f.scenario for f in run.release_failures] == ["deploy"]
+    assert [f.scenario for f in run.post_rollback_failures] == ["after"]
