@@ -1,8 +1,10 @@
-"""One release run: the journal, the rollback plan and its execution, notifications, confirmations of manual items.
+"""One release run: the journal, the release policy (decision), the rollback plan and its execution,
+notifications, confirmations of manual items.
 
 Nothing here imports pytest or the plugins: the plugins drive a run through these names.
 """
 
+from releasegate.checks.run import decision
 from releasegate.checks.run.confirmations import Confirmation, Confirmations
 from releasegate.checks.run.journal import Journal, UndoStep, new_run_id
 from releasegate.checks.run.notify import Delivery, Notifier, notify_team
@@ -29,6 +31,7 @@ __all__ = [
     "RollbackReport",
     "StepOutcome",
     "UndoStep",
+    "decision",
     "describe_action",
     "execute_plan",
     "new_run_id",
