@@ -1,14 +1,8 @@
 """``python -m releasegate.localstack`` (``scripts/local-stack``): the local stack's command line.
 
-    up [--no-images]   start what is not running, build missing images (idempotent)
-    status             what runs and what is missing (exit 1 when something is), and the host's problems
-    down               stop it (the Docker engine keeps running)
-    images             build the images whose inputs changed
-    reset VERSION      no demo containers, the router without backend, the schema VERSION ships
-    quiet              wait (up to 90 s) until no alert fires in Prometheus
-
-Exit codes: 0 done, 1 ``status`` found something missing, 2 usage, 3 the stack could not do it
-(one line on stderr: what and what to do). Settings come from runbooks/local.yaml.
+Subcommands up [--no-images], down, status, images, reset VERSION, quiet (``--help`` says what
+each does). Every usage mistake prints the one usage line and exits 2; a failure of the stack is
+one line on stderr and exit 3.
 """
 
 from __future__ import annotations
@@ -34,14 +28,19 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="scripts/local-stack", usage=USAGE.removeprefix("usage: "), description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    commands.add_parser("up", help="start what is not running").add_argument("--no-images", action="store_true")
+    parser = _Parser(prog="scripts/local-stack", usage=USAGE.removeprefix("usage: "),
+                     description="The local stack on 127.0.0.1; settings from runbooks/local.yaml.",
+                     epilog="exit codes: 0 done, 1 status found something missing, 2 usage, 3 the stack could not"
+                     " do it (one line on stderr: what, and what to do)")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, prog=parser.prog)
+    up = commands.add_parser("up", help="start what is not running, build missing images (idempotent)")
+    up.add_argument("--no-images", action="store_true", help="do not build the images")
     commands.add_parser("down", help="stop it (the Docker engine keeps running)")
-    commands.add_parser("status", help="what runs and what is missing")
+    commands.add_parser("status", help="what runs and what is missing (exit 1 when something is), host problems")
     commands.add_parser("images", help="build the images whose inputs changed")
-    commands.add_parser("reset", help="where a release starts").add_argument("version", metavar="VERSION")
-    commands.add_parser("quiet", help="wait until no alert fires")
+    reset = commands.add_parser("reset", help="no demo containers, the router without backend, the schema of VERSION")
+    reset.add_argument("version", metavar="VERSION", help="the demo build the release starts from, e.g. 1.0.0")
+    commands.add_parser("quiet", help="wait (up to 90 s) until no alert fires in Prometheus")
     return parser
 
 

@@ -12,8 +12,6 @@ import hashlib
 import re
 from typing import Any
 
-from psycopg import sql
-
 from releasegate.checks import secrets
 from releasegate.checks._support.docker import docker_client
 from releasegate.checks.errors import CheckError
@@ -50,6 +48,8 @@ def ensure(config: StackConfig, log: Log = say) -> PostgresCluster:
 
 def prepare(config: StackConfig, name: str, pg: PostgresCluster | None = None) -> None:
     """Create database ``name`` owned by the owner role, with the least-privilege grants (idempotent)."""
+    from psycopg import sql
+
     if not _DATABASE_NAME.match(name):
         raise CheckError(f"database name {name!r}: use lower-case letters, digits and underscores")
     pg = pg or cluster(config)

@@ -15,10 +15,12 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-
-from psycopg import sql
+from typing import TYPE_CHECKING
 
 from releasegate.checks.errors import CheckError
+
+if TYPE_CHECKING:  # psycopg is imported on first use: every pytest start-up loads this package
+    from psycopg import sql
 
 OWNER = "postgres"
 
@@ -168,7 +170,7 @@ class PostgresCluster:
         Build statements that name roles, databases or passwords with ``psycopg.sql`` (Identifier,
         Literal): they are quoted here, not by hand.
         """
-        text = statement.as_string() if isinstance(statement, sql.Composable) else statement
+        text = statement if isinstance(statement, str) else statement.as_string()
         result = self._run(
             str(postgres_bindir() / "psql"),
             "-h",
@@ -187,11 +189,15 @@ class PostgresCluster:
         return result.stdout.strip()
 
     def create_database(self, name: str, owner: str = "postgres") -> None:
+        from psycopg import sql
+
         exists = self.psql(sql.SQL("SELECT 1 FROM pg_database WHERE datname = {}").format(sql.Literal(name)))
         if not exists:
             self.psql(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(owner)))
 
     def create_role(self, name: str, password: str, *, login: bool = True) -> None:
+        from psycopg import sql
+
         exists = self.psql(sql.SQL("SELECT 1 FROM pg_roles WHERE rolname = {}").format(sql.Literal(name)))
         self.psql(
             sql.SQL("{} ROLE {} WITH {} PASSWORD {}").format(
@@ -203,6 +209,8 @@ class PostgresCluster:
         )
 
     def drop_database(self, name: str) -> None:
+        from psycopg import sql
+
         self.psql(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
