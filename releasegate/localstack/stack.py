@@ -56,7 +56,7 @@ def status(config: StackConfig | None = None) -> list[ComponentStatus]:
     found = [engine, database.status(config), prometheus.status(config), router.status(config)]
     if not engine.running:
         return [*found, ComponentStatus("images", False, "unknown: the Docker engine is not running")]
-    client = docker_client(timeout=images.BUILD_TIMEOUT_S)
+    client = docker_client()
     return [*found, _images_status(config, client), *instances.status(config, client)]
 
 
