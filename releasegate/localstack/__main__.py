@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from releasegate.localstack.stack import main
+from releasegate.localstack.cli import main
 
 sys.exit(main())

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from releasegate.checks._support.docker import docker_client
 from releasegate.checks._support.paths import REPO_ROOT
 from releasegate.checks.errors import CheckError
 
@@ -39,6 +40,7 @@ IMAGES_DIR = REPO_ROOT / ".stack" / "images"
 WHEELS_DIR = IMAGES_DIR / "wheels"
 
 HASH_LABEL = "org.releasegate.input-hash"
+BUILD_TIMEOUT_S = 600  # the Docker client's: a demo build installs its wheels within one request
 BASE_IMAGE = "releasegate-base:bookworm"
 DEMO_REPOSITORY = "releasegate-demo"
 BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
@@ -89,19 +91,6 @@ class BuildOutcome:
     image: str
     input_hash: str
     built: bool  # False: an image with the same input hash existed, nothing was done
-
-
-def docker_client() -> Any:
-    import docker
-
-    try:
-        client = docker.from_env(timeout=600)
-        client.ping()
-    except Exception as exc:
-        raise CheckError(
-            f"cannot reach the Docker engine ({type(exc).__name__}); start it: scripts/local-stack up"
-        ) from None
-    return client
 
 
 def demo_image(version: str) -> str:
@@ -329,7 +318,7 @@ def build_all(
     versions: Iterable[str] | None = None, *, client: Any = None, force: bool = False, log: Log = _say
 ) -> list[BuildOutcome]:
     """Build whatever is missing or stale: the base, the wheels, every demo build (or ``versions``)."""
-    client = client or docker_client()
+    client = client or docker_client(timeout=BUILD_TIMEOUT_S)
     base = build_base(client, force=force, log=log)
     ensure_wheels(log=log)
     outcomes = [base]

@@ -12,10 +12,15 @@ import os
 import shutil
 import subprocess
 import time
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from releasegate.checks.errors import CheckError
+
+if TYPE_CHECKING:  # psycopg is imported on first use: every pytest start-up loads this package
+    from psycopg import sql
 
 OWNER = "postgres"
 
@@ -41,7 +46,8 @@ class PostgresCluster:
         return self.dsn_for("postgres")
 
     def dsn_for(self, database: str, user: str = "postgres", password: str | None = None) -> str:
-        return f"postgresql://{user}:{password or self.password}@127.0.0.1:{self.port}/{database}"
+        secret = urllib.parse.quote(password or self.password, safe="")
+        return f"postgresql://{user}:{secret}@127.0.0.1:{self.port}/{database}"
 
     def _run(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         command = ["runuser", "-u", OWNER, "--", *args] if os.geteuid() == 0 else list(args)
@@ -158,8 +164,13 @@ class PostgresCluster:
         self.stop()
         shutil.rmtree(self.datadir, ignore_errors=True)
 
-    def psql(self, sql: str, database: str = "postgres") -> str:
-        """Run SQL as the superuser through the local socket; returns unaligned output."""
+    def psql(self, statement: str | sql.Composable, database: str = "postgres") -> str:
+        """Run SQL as the superuser through the local socket; returns unaligned output.
+
+        Build statements that name roles, databases or passwords with ``psycopg.sql`` (Identifier,
+        Literal): they are quoted here, not by hand.
+        """
+        text = statement if isinstance(statement, str) else statement.as_string()
         result = self._run(
             str(postgres_bindir() / "psql"),
             "-h",
@@ -173,19 +184,34 @@ class PostgresCluster:
             "-v",
             "ON_ERROR_STOP=1",
             "-Atc",
-            sql,
+            text,
         )
         return result.stdout.strip()
 
     def create_database(self, name: str, owner: str = "postgres") -> None:
-        exists = self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'")
+        from psycopg import sql
+
+        exists = self.psql(sql.SQL("SELECT 1 FROM pg_database WHERE datname = {}").format(sql.Literal(name)))
         if not exists:
-            self.psql(f'CREATE DATABASE "{name}" OWNER "{owner}"')
+            self.psql(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(owner)))
 
     def create_role(self, name: str, password: str, *, login: bool = True) -> None:
-        exists = self.psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{name}'")
-        verb = "ALTER" if exists else "CREATE"
-        self.psql(f"""{verb} ROLE "{name}" WITH {"LOGIN" if login else "NOLOGIN"} PASSWORD '{password}'""")
+        from psycopg import sql
+
+        exists = self.psql(sql.SQL("SELECT 1 FROM pg_roles WHERE rolname = {}").format(sql.Literal(name)))
+        self.psql(
+            sql.SQL("{} ROLE {} WITH {} PASSWORD {}").format(
+                sql.SQL("ALTER" if exists else "CREATE"),
+                sql.Identifier(name),
+                sql.SQL("LOGIN" if login else "NOLOGIN"),
+                sql.Literal(password),
+            )
+        )
+
+    def drop_database(self, name: str) -> None:
+        from psycopg import sql
+
+        self.psql(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _chown(path: Path) -> None:

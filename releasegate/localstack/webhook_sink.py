@@ -1,6 +1,6 @@
 """A local stand-in for a chat webhook: accepts JSON POSTs and appends them to a file.
 
-    python -m checks.webhook_sink --listen 127.0.0.1:18950 --out reports/webhooks.jsonl
+    python -m releasegate.localstack.webhook_sink --listen 127.0.0.1:18950 --out reports/webhooks.jsonl
 
 The local seed runbooks point ``notifications.webhook_url`` at it, so "the team is notified"
 can be shown on a machine with no network. Every message is one JSON line in the output file.

@@ -8,8 +8,9 @@ When the selected runbook has a ``stack:`` section, every scenario of a .feature
 the fixture (first), so ``pytest features/release.feature --env local`` brings the stack up
 before the first step runs; the suite's own tests request it explicitly.
 
-The fixture's value is a ``checks.localstack.StackConfig`` (URLs, DSNs, ports, the router), or
-None when the runbook has no ``stack:`` section: that environment is not ours to start.
+The fixture's value is a ``releasegate.localstack.StackConfig`` (URLs, DSNs, ports, the router), or
+None when the runbook has no ``stack:`` section: that environment is not ours to start. This is the
+only plugin that imports the local stack (tests/test_layout.py).
 """
 
 from __future__ import annotations
@@ -17,12 +18,10 @@ from __future__ import annotations
 import pytest
 
 from releasegate.checks import secrets
-from releasegate.checks.errors import CheckError, ConfigError
+from releasegate.checks.errors import ConfigError, ReleaseGateError
 from releasegate.checks.runbook.model import Runbook
-from releasegate.localstack.stack import StackConfig, status, up
+from releasegate.localstack import StackConfig, status, up
 from releasegate.plugins.environment import RUNBOOK_KEY
-
-KINDS = ("local",)
 
 
 @pytest.hookimpl(trylast=True)
@@ -41,9 +40,6 @@ def local_stack(pytestconfig: pytest.Config, runbook: Runbook) -> StackConfig | 
     """The runbook's local stack, up and running (idempotent: a second or two when it already runs)."""
     if not runbook.stack:
         return None
-    kind = str(runbook.stack.get("kind", "local"))
-    if kind not in KINDS:
-        raise pytest.UsageError(f"{runbook.path}: stack.kind: unknown kind {kind!r}; known: {', '.join(KINDS)}")
     try:
         config = StackConfig.from_runbook(runbook)
     except ConfigError as exc:
@@ -60,6 +56,6 @@ def local_stack(pytestconfig: pytest.Config, runbook: Runbook) -> StackConfig | 
         return config
     try:
         up(config, log=log)
-    except CheckError as exc:
+    except ReleaseGateError as exc:
         pytest.fail(f"local stack: {secrets.redact(str(exc))}", pytrace=False)
     return config

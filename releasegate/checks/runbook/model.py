@@ -25,6 +25,7 @@ from releasegate.checks.errors import (
     RunbookSyntaxError,
     UnknownEnvironment,
 )
+from releasegate.checks.runbook.stack import StackSection
 
 _VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 
@@ -291,7 +292,7 @@ class Runbook(_Model):
     operator: str | None = None
     env_files: list[str] = Field(default_factory=list)
     secrets: list[str] = Field(default_factory=list, description="extra variable names that hold secrets")
-    stack: dict[str, Any] = Field(default_factory=dict, description="settings of a stack the suite starts itself")
+    stack: StackSection = Field(default=None, description="a stack the suite starts itself (runbook/stack.py)")
     services: list[Service] = Field(default_factory=list)
     targets: list[Target] = Field(default_factory=list)
     deploy: Deploy = Field(default_factory=Deploy)

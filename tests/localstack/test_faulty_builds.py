@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import psycopg
 import pytest
+from support.stack import Demo, prometheus_query, wait_for
 
-from releasegate.localstack.stack import StackConfig
-from tests.stack.support import Demo, prometheus_query, wait_for
+from releasegate.localstack import StackConfig
 
 pytestmark = pytest.mark.e2e
 

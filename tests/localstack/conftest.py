@@ -13,11 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
+from support.stack import TEST_PREFIX, Demo
 
+from releasegate.checks._support.docker import docker_client as engine
 from releasegate.checks.deploy.routers.nginx import Router
-from releasegate.localstack import stack as localstack
-from releasegate.localstack.stack import StackConfig
-from tests.stack.support import TEST_PREFIX, Demo
+from releasegate.localstack import StackConfig, database
+from releasegate.localstack import router as stack_router
 
 
 @pytest.fixture(scope="session")
@@ -28,9 +29,7 @@ def stack(local_stack: StackConfig | None) -> StackConfig:
 
 @pytest.fixture(scope="session")
 def docker_client(stack: StackConfig) -> Iterator[Any]:
-    import docker
-
-    client = docker.from_env(timeout=60)
+    client = engine(timeout=60)
     for leftover in client.containers.list(all=True, filters={"name": TEST_PREFIX}):
         leftover.remove(force=True)
     yield client
@@ -39,12 +38,12 @@ def docker_client(stack: StackConfig) -> Iterator[Any]:
 
 @pytest.fixture
 def demo(stack: StackConfig, docker_client: Any) -> Iterator[Demo]:
-    database = f"e2e_{uuid.uuid4().hex[:10]}"
-    localstack.prepare_database(stack, database)
-    helper = Demo(stack, docker_client, database)
+    name = f"e2e_{uuid.uuid4().hex[:10]}"
+    database.prepare(stack, name)
+    helper = Demo(stack, docker_client, name)
     yield helper
     helper.stop_all()
-    localstack.drop_database(stack, database)
+    database.drop(stack, name)
 
 
 @pytest.fixture
@@ -56,7 +55,7 @@ def http() -> Iterator[httpx.Client]:
 @pytest.fixture
 def router(stack: StackConfig) -> Iterator[Router]:
     """The stack's router; its weights and colours are put back as they were after the test."""
-    shared = localstack.router(stack)
+    shared = stack_router.router(stack)
     weights, colors = shared.weights(), shared.colors()
     yield shared
     if weights:

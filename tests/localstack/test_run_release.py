@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from releasegate.checks.database import migrations
-from releasegate.localstack.stack import StackConfig
+from releasegate.localstack import StackConfig
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

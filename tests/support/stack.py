@@ -1,4 +1,4 @@
-"""Helpers of the local-stack tests: demo containers on a test database, Prometheus queries."""
+"""Helpers of the local-stack tests (tests/localstack): demo containers on a test database, Prometheus queries."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from typing import Any
 
 import httpx
 
-from releasegate.localstack import stack as localstack
-from releasegate.localstack.stack import StackConfig
+from releasegate.localstack import StackConfig, database, instance_labels
 
 TEST_PREFIX = "rg-e2e-"
 
@@ -53,7 +52,7 @@ class Demo:
         return self.stack.dsn(self.stack.owner, self.database)
 
     def migrate(self, version: str) -> tuple[int, str]:
-        return localstack.run_migrations(self.stack, version, self.client, database=self.database)
+        return database.migrate(self.stack, version, self.client, database=self.database)
 
     def start(self, version: str, port: int, colour: str | None = None) -> Instance:
         name = f"{TEST_PREFIX}{port}"
@@ -64,7 +63,7 @@ class Demo:
             detach=True,
             network_mode="host",
             environment={"PORT": str(port), "DATABASE_URL": self.app_dsn},
-            labels=localstack.instance_labels(self.stack, port, version, colour),
+            labels=instance_labels(self.stack, port, version, colour),
         )
         instance = Instance(container, port, version)
         self.started.append(instance)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from releasegate.checks.errors import ConfigError
+from releasegate.checks.errors import ConfigError, RunbookSchemaError
 from releasegate.checks.runbook.model import load_runbook
-from releasegate.localstack.stack import StackConfig
+from releasegate.localstack import StackConfig
 
 PORTS = {"pg": 18090, "prometheus": 18091, "router": 18092}
 
@@ -106,17 +106,47 @@ def test_stack_settings_come_from_the_runbook(tmp_path: Path) -> None:
     assert "pw-owner-1" not in repr(config)
 
 
-def test_unknown_stack_field_is_one_clear_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("  prometheus_prot: 1\n", r"local\.yaml:14: stack\.prometheus_prot: unknown field"),
+        ("  images: [1.0.0, 1.1.0-typo]\n", r"local\.yaml: stack\.images: unknown build '1\.1\.0-typo'; known: 1\.0"),
+    ],
+)
+def test_bad_stack_settings_are_one_clear_line(tmp_path: Path, extra: str, message: str) -> None:
     path = tmp_path / "local.yaml"
-    path.write_text(RUNBOOK.format(root=tmp_path / "s", **PORTS) + "  prometheus_prot: 1\n")
-    with pytest.raises(ConfigError, match=r"stack\.prometheus_prot: unknown field; known: ") as info:
+    path.write_text(RUNBOOK.format(root=tmp_path / "s", **PORTS) + extra)
+    with pytest.raises(ConfigError, match=message) as info:
         StackConfig.from_runbook(load_runbook(path, {}))
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("kind", "kubernetes", r":11: stack\.kind: Input should be 'local'"),
+        ("instance_ports", "'18093-'", r":13: stack\.instance_ports: expected a range such as '18001-18019' or a list"),
+        ("instance_ports", "[0, 18094]", r":13: stack\.instance_ports: ports must be between 1 and 65535"),
+    ],
+)
+def test_the_stack_section_is_validated_with_its_line(tmp_path: Path, field: str, value: str, message: str) -> None:
+    path = tmp_path / "local.yaml"
+    text = RUNBOOK.format(root=tmp_path / "s", **PORTS)
+    path.write_text("\n".join(f"  {field}: {value}" if line.startswith(f"  {field}:") else line
+                              for line in text.splitlines()) + "\n")
+    with pytest.raises(RunbookSchemaError, match=f"^{path}{message}"):
+        load_runbook(path, {})
+
+
+def test_an_empty_stack_section_starts_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "local.yaml"
+    path.write_text(RUNBOOK.format(root=tmp_path / "s", **PORTS).split("stack:")[0] + "stack: {}\n")
+    assert load_runbook(path, {}).stack is None
 
 
 def test_shipped_local_runbook_describes_the_stack() -> None:
     config = StackConfig.load()
     assert (config.pg_port, config.prometheus_port, config.router_listen) == (55432, 19090, "127.0.0.1:8080")
     assert config.instance_ports == tuple(range(18001, 18020))
-    assert config.root == Path(__file__).resolve().parents[2] / ".stack"
+    assert config.root == (Path(__file__).resolve().parents[2] / ".stack").resolve()
     assert (config.owner.name, config.app.name, config.readonly.name) == ("demo_owner", "demo_app", "demo_readonly")

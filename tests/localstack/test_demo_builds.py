@@ -1,6 +1,6 @@
 """The real demo builds: 1.1.0-errors fails the error-rate analysis and load stage, 1.1.0-slow the latency ones.
 
-Containers of the local stack's images (releasegate-demo:<version>, built by scripts/local-stack)
+Containers of the local stack's images (releasegate-demo:<version>, built when the stack comes up)
 run on ports 19241-19293 (by xdist worker) with a database of their own in the stack's PostgreSQL; a Prometheus of
 this test scrapes them every second while a thread sends them traffic.
 """
@@ -24,7 +24,7 @@ from releasegate.checks.result import CheckResult, Outcome
 from releasegate.checks.slo import metrics as slo
 from releasegate.checks.slo.analysis import Condition, Metric, analyse
 from releasegate.checks.slo.prometheus import PrometheusClient
-from releasegate.localstack import stack as localstack
+from releasegate.localstack import StackConfig, database, images
 from tests.slo_support.servers import PrometheusServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -37,16 +37,9 @@ SCHEMA = slo.Schema()
 
 
 @pytest.fixture(scope="module")
-def demo_builds() -> Iterator[PrometheusServer]:
-    config = localstack.StackConfig.load()
-    localstack.ensure_dockerd(config)
-    localstack.ensure_postgres(config)
-    client = localstack.images.docker_client()
-    missing = [v for v in BUILDS if not client.images.list(name=localstack.images.demo_image(v))]
-    if missing:
-        localstack.ensure_images(config)
-    localstack.prepare_database(config, DATABASE)
-    code, output = localstack.run_migrations(config, "1.1.0", database=DATABASE)
+def demo_builds(stack: StackConfig, docker_client: Any) -> Iterator[PrometheusServer]:
+    database.prepare(stack, DATABASE)
+    code, output = database.migrate(stack, "1.1.0", docker_client, database=DATABASE)
     assert code == 0, output
     containers: list[Any] = []
     stop = threading.Event()
@@ -54,12 +47,12 @@ def demo_builds() -> Iterator[PrometheusServer]:
     prometheus = PrometheusServer(workdir, {"demo-api": [f"127.0.0.1:{p}" for p in BUILDS.values()]})
     try:
         for version, port in BUILDS.items():
-            for old in client.containers.list(all=True, filters={"name": f"releasegate-slo-e2e-{port}"}):
+            for old in docker_client.containers.list(all=True, filters={"name": f"releasegate-slo-e2e-{port}"}):
                 old.remove(force=True)
-            containers.append(client.containers.run(
-                localstack.images.demo_image(version),
+            containers.append(docker_client.containers.run(
+                images.demo_image(version),
                 name=f"releasegate-slo-e2e-{port}",
-                environment={"PORT": str(port), "DATABASE_URL": config.dsn(config.app, DATABASE)},
+                environment={"PORT": str(port), "DATABASE_URL": stack.dsn(stack.app, DATABASE)},
                 network_mode="host",
                 labels={"org.releasegate.role": "slo-e2e"},
                 detach=True,
@@ -79,7 +72,7 @@ def demo_builds() -> Iterator[PrometheusServer]:
         for container in containers:
             container.remove(force=True)
         shutil.rmtree(workdir, ignore_errors=True)
-        localstack.drop_database(config, DATABASE)
+        database.drop(stack, DATABASE)
 
 
 def _wait_ready(url: str, timeout_s: float = 60) -> None:

@@ -9,12 +9,10 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from support.stack import Demo, prometheus_query, wait_for
 
 from releasegate.checks.deploy.routers.nginx import Router
-from releasegate.localstack import images
-from releasegate.localstack import stack as localstack
-from releasegate.localstack.stack import StackConfig
-from tests.stack.support import Demo, prometheus_query, wait_for
+from releasegate.localstack import StackConfig, images, up
 
 pytestmark = pytest.mark.e2e
 
@@ -60,7 +58,7 @@ class _Traffic:
 
 def test_stack_up_is_idempotent_and_fast(stack: StackConfig) -> None:
     started = time.monotonic()
-    found = localstack.up(stack, log=lambda _: None)
+    found = up(stack, log=lambda _: None)
     elapsed = time.monotonic() - started
     assert elapsed < 10, f"up on a running stack took {elapsed:.1f}s"
     missing = [c.line() for c in found if not c.running and not c.name.startswith("instance")]

@@ -1,4 +1,4 @@
-"""checks/router.py with a real nginx in front of two tiny HTTP servers (no Docker needed)."""
+"""The nginx Router (releasegate/checks/deploy/routers/nginx.py) with a real nginx in front of two tiny HTTP servers."""
 
 from __future__ import annotations
 
