@@ -3,7 +3,7 @@
     python bench/switch.py                 # demo images must exist (scripts/setup builds them)
     python bench/switch.py --json
 
-On a real Docker engine with the demo images behind a real nginx router (checks.router.Router on
+On a real Docker engine with the demo images behind a real nginx router (checks.deploy.routers.nginx on
 its own port), while a prober sends requests through the router:
 
 1. blue-green 1.0.0 -> 1.1.0: the router switch time and failed requests; then the switch-back.
@@ -24,30 +24,28 @@ import json
 import shutil
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from releasegate.checks import strategies  # noqa: E402
+from releasegate.checks._support.http import get_json  # noqa: E402
+from releasegate.checks.deploy import strategies  # noqa: E402
 from releasegate.checks.deploy.prober import Prober  # noqa: E402
 from releasegate.checks.deploy.routers.nginx import Router  # noqa: E402
 from releasegate.checks.deploy.targets.docker import DockerTarget  # noqa: E402
 from releasegate.checks.preflight import http  # noqa: E402
 from releasegate.checks.runbook.model import Service  # noqa: E402
 from releasegate.checks.runbook.model import Target as TargetSpec  # noqa: E402
+from releasegate.checks.runbook.options import DockerOptions  # noqa: E402
 
 SERVICE = "demo-api"
 
 
 def version_through(router: Router) -> str | None:
-    try:
-        with urllib.request.urlopen(f"{router.url}/version", timeout=5) as response:
-            return str(json.loads(response.read())["version"])
-    except (OSError, ValueError, KeyError):
-        return None
+    body = get_json(f"{router.url}/version", timeout_s=5)
+    return str(body["version"]) if isinstance(body, dict) and "version" in body else None
 
 
 def wait_all_answers(router: Router, version: str, timeout_s: float = 60, in_a_row: int = 10) -> float:
@@ -69,9 +67,9 @@ def wait_all_answers(router: Router, version: str, timeout_s: float = 60, in_a_r
 
 
 def make_target(instances: int, base_port: int) -> DockerTarget:
-    spec = TargetSpec(name="bench", kind="docker", options={
-        "project": f"rgbench{instances}", "ports": {SERVICE: list(range(base_port, base_port + 2 * instances))},
-        "health_timeout_s": 60, "stop_timeout_s": 3})
+    spec = TargetSpec(name="bench", kind="docker", options=DockerOptions(
+        project=f"rgbench{instances}", ports={SERVICE: list(range(base_port, base_port + 2 * instances))},
+        health_timeout_s=60, stop_timeout_s=3))
     return DockerTarget(spec, [Service(name=SERVICE, base_url="http://127.0.0.1:18210", image="releasegate-demo",
                                        instances=instances, readiness=None)])
 
@@ -105,7 +103,7 @@ def bench_switch(router: Router, rate: float) -> dict[str, Any]:
         if not back.passed:
             raise SystemExit(f"bench: {back.summary()}")
         return {
-            "switch_s": deployment.record["switch_s"], "switch": switch_probe.result.as_dict(),
+            "switch_s": deployment.record.switch_s, "switch": switch_probe.result.as_dict(),
             "switch_back_s": back.evidence["switch_s"], "switch_back": back_probe.result.as_dict(),
         }
     finally:

@@ -12,25 +12,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 
 import pytest
 
 from releasegate.checks import secrets
-from releasegate.checks.deploy.prober import ProbeResult
-from releasegate.checks.deploy.strategies import Deployment
-from releasegate.checks.deploy.targets.base import BACKENDS, Target, get_target
+from releasegate.checks.deploy.observe import DeploySession
+from releasegate.checks.deploy.targets.base import Target, get_target
 from releasegate.checks.errors import ReleaseGateError
 from releasegate.checks.result import CheckResult
 from releasegate.checks.runbook.model import Runbook
-from releasegate.plugins.environment import RUNBOOK_KEY
-
-
-@dataclass
-class DeploySession:
-    deployments: list[Deployment] = field(default_factory=list)
-    probes: dict[str, ProbeResult] = field(default_factory=dict)
-    last_probes: list[ProbeResult] = field(default_factory=list)  # of the last deploy, switch or rollback step
 
 
 class Targets:
@@ -54,20 +44,6 @@ class Targets:
     def close(self) -> None:
         for target in self._built.values():
             target.close()
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_configure(config: pytest.Config) -> None:
-    """Refuse a runbook whose target kinds are unknown before anything runs (one line, no traceback)."""
-    runbook = config.stash.get(RUNBOOK_KEY, None)
-    if runbook is None:
-        return
-    for index, target in enumerate(runbook.targets):
-        if target.kind not in BACKENDS:
-            raise pytest.UsageError(
-                f"{runbook.path}: targets[{index}].kind: unknown target kind {target.kind!r}"
-                f" (target {target.name!r}); use one of: {', '.join(sorted(BACKENDS))}"
-            )
 
 
 @pytest.fixture(scope="session")

@@ -5,25 +5,36 @@
     result = prober.result          # sent, failed, failure samples, versions seen
     check = prober.result.check("no request failed during the switch")
 
-Requests are paced by worker threads (enough that answers as slow as the timeout keep the rate) and
-each opens a new connection: a request counts as failed when the connection is refused or
-reset, it times out, or the answer is not 2xx. The prober is bounded: it stops by itself after
-``max_duration_s`` and keeps at most ``max_samples`` failure samples.
+    with probing(url, rate_per_s=50) as prober:   # the same, settled: at its rate before and after
+        ...
+
+Requests are paced by worker threads (enough that answers as slow as the timeout keep the rate)
+and sent through the one HTTP client (``checks._support.http``, no retries) with
+``Connection: close``, so each opens a new connection: a request counts as failed when the
+connection is refused or reset, it times out, or the answer is not 2xx. The prober is bounded: it
+stops by itself after ``max_duration_s`` and keeps at most ``max_samples`` failure samples.
 """
 
 from __future__ import annotations
 
-import http.client
+import contextlib
 import json
 import math
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+
+from releasegate.checks._support import http
 from releasegate.checks.result import CheckResult
+
+SETTLE_S = 0.5
+"""How long ``probing`` runs before the change starts and after it ends."""
 
 
 @dataclass
@@ -70,10 +81,6 @@ class Prober:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"prober URL must be http(s)://host[:port]/path, got {url!r}")
         self.url = url
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname
-        self._port = parts.port or (443 if self._https else 80)
-        self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self.rate_per_s = rate_per_s
         self.timeout_s = timeout_s
         # enough workers that answers as slow as the timeout still leave the rate intact
@@ -88,6 +95,7 @@ class Prober:
         self._started = 0.0
         self._versions: Counter[str] = Counter()
         self._statuses: Counter[str] = Counter()
+        self._client: httpx.Client | None = None
 
     def __enter__(self) -> Prober:
         self.start()
@@ -97,6 +105,8 @@ class Prober:
         self.stop()
 
     def start(self) -> None:
+        self._client = http.client(timeout_s=self.timeout_s, retries=0,
+                                   headers={"Connection": "close", "User-Agent": "releasegate-prober"})
         self._started = time.monotonic()
         interval = self.workers / self.rate_per_s
         for index in range(self.workers):
@@ -109,6 +119,9 @@ class Prober:
         self._stop.set()
         for thread in self._threads:
             thread.join(self.timeout_s + 1)
+        if self._client is not None:
+            self._client.close()
+            self._client = None
         with self._lock:
             self.result.duration_s = time.monotonic() - self._started if self._started else 0.0
             self.result.versions = dict(self._versions)
@@ -136,19 +149,15 @@ class Prober:
         error: str | None = None
         status = 0
         body = b""
-        connection_class = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        connection = connection_class(self._host, self._port, timeout=self.timeout_s)
+        assert self._client is not None, "start() the prober first"
         try:
-            connection.request("GET", self._path, headers={"Connection": "close", "User-Agent": "releasegate-prober"})
-            response = connection.getresponse()
-            status = response.status
-            body = response.read(4096)
+            response = self._client.get(self.url)
+            status = response.status_code
+            body = response.content[:4096]
             if not 200 <= status < 300:
                 error = f"HTTP {status}"
-        except (OSError, http.client.HTTPException) as exc:
+        except (httpx.HTTPError, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"[:200]
-        finally:
-            connection.close()
         version = _version(body, self.version_field) if error is None else None
         with self._lock:
             self.result.sent += 1
@@ -169,3 +178,17 @@ def _version(body: bytes, field_name: str) -> str | None:
         return None
     value = data.get(field_name) if isinstance(data, dict) else None
     return str(value) if value is not None else None
+
+
+@contextlib.contextmanager
+def probing(url: str, rate_per_s: float = 50, *, version_field: str = "version",
+            settle_s: float = SETTLE_S) -> Iterator[Prober]:
+    """A prober at its rate ``settle_s`` before the block starts and until ``settle_s`` after it ends."""
+    prober = Prober(url, rate_per_s=rate_per_s, version_field=version_field)
+    prober.start()
+    time.sleep(settle_s)
+    try:
+        yield prober
+    finally:
+        time.sleep(settle_s)
+        prober.stop()

@@ -25,6 +25,7 @@ from releasegate.checks.errors import (
     RunbookSyntaxError,
     UnknownEnvironment,
 )
+from releasegate.checks.runbook import options as typed
 from releasegate.checks.runbook.stack import StackSection
 
 _VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
@@ -61,17 +62,30 @@ class Service(_Model):
         return value.rstrip("/")
 
 
-class Target(_Model):
+class Target(_Model, typed.OptionsOfKind):
+    OPTIONS_BY_KIND = typed.TARGET_OPTIONS
+
     name: str
     kind: str = Field(description="docker, compose, kubernetes or host")
     url: str | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: typed.TargetOptions = Field(default=None, validate_default=True, description="see typed options")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_kind(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("kind") not in typed.TARGET_OPTIONS:
+            raise ValueError(f"unknown target kind {data.get('kind')!r} (target {data.get('name')!r});"
+                             f" use one of: {', '.join(typed.TARGET_OPTIONS)}")
+        return data
 
 
-class Router(_Model):
+class Router(_Model, typed.OptionsOfKind):
+    OPTIONS_BY_KIND = typed.ROUTER_OPTIONS
+    DEFAULT_KIND = "nginx"
+
     kind: Literal["nginx", "none"] = "nginx"
     url: str | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: typed.RouterOptionsOfKind = Field(default=None, validate_default=True, description="see typed options")
 
 
 class Deploy(_Model):

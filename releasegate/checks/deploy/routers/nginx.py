@@ -1,8 +1,8 @@
-"""The local stack's router: nginx as a plain process in front of the demo instances.
+"""The nginx router: nginx as a plain process in front of a service's instances (``kind: nginx``).
 
-API (what a deployment strategy needs, nothing else)::
+API (the ``TrafficRouter`` a deployment strategy needs, and what the local stack uses to run it)::
 
-    router = Router()                      # config under .stack/nginx, listens on 127.0.0.1:8080
+    router = Router(root=Path("/srv/nginx"))   # config and pid file there, listens on 127.0.0.1:8080
     router.start()                         # idempotent; writes a config with no backends if none exists
     router.set_weights({"127.0.0.1:18001": 100, "127.0.0.1:18002": 0},
                        colors={"blue": "127.0.0.1:18001", "green": "127.0.0.1:18002"})
@@ -34,16 +34,20 @@ import shutil
 import signal
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
-from releasegate.checks._support.paths import REPO_ROOT
+import httpx
+
+from releasegate.checks._support import http, processes
+from releasegate.checks._support.processes import alive as process_alive
+from releasegate.checks.deploy.routers.base import DEFAULT_ROOT, RouterSettings
 from releasegate.checks.errors import CheckError
 
-DEFAULT_ROOT = REPO_ROOT / ".stack" / "nginx"
+__all__ = ["COLORS", "DEFAULT_LISTEN", "DEFAULT_ROOT", "PLACEHOLDER", "Router", "process_alive"]
+
 DEFAULT_LISTEN = "127.0.0.1:8080"
 COLORS = ("blue", "green")
 # Answers when no backend is configured yet, so the router is up before the first deploy.
@@ -107,11 +111,19 @@ http {{
 
 @dataclass
 class Router:
+    NAME: ClassVar[str] = "nginx"
+
     root: Path = DEFAULT_ROOT
     listen: str = DEFAULT_LISTEN
     nginx: str = "/usr/sbin/nginx"
     reload_timeout_s: float = 10
     _generation: int = field(default=0, init=False, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: RouterSettings) -> Router:
+        if not settings.root or not settings.listen:
+            raise CheckError(f"an nginx router needs root and listen; the settings say {settings.as_dict()}")
+        return cls(root=Path(settings.root), listen=settings.listen)
 
     @property
     def url(self) -> str:
@@ -136,10 +148,7 @@ class Router:
             pid = int(self.pidfile.read_text().strip())
         except (OSError, ValueError):
             return None
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            return None
+        cmdline = processes.cmdline(pid)
         return pid if "nginx" in cmdline and str(self.conf) in cmdline else None
 
     def running(self) -> bool:
@@ -214,6 +223,14 @@ class Router:
             raise
         return self.weights()
 
+    def verify_weights(self, weights: Mapping[str, int]) -> bool:
+        """Does nginx run with exactly these weights (every address listed, 0 = down)?"""
+        return self.weights() == dict(weights)
+
+    def remove_managed_routes(self) -> None:
+        """Forget every backend: the router answers from its placeholder until the next deploy."""
+        self.set_weights({PLACEHOLDER: 100}, {})
+
     def switch_to(self, address: str) -> dict[str, int]:
         """All traffic to ``address``; every other known address stays listed at weight 0."""
         weights = {a: 0 for a in self.weights() if a != PLACEHOLDER}
@@ -233,10 +250,12 @@ class Router:
                 found[color] = servers[0]
         return found
 
-    def state(self) -> dict[str, object]:
-        """What the running nginx says about itself (GET /__router)."""
-        with urllib.request.urlopen(f"{self.url}/__router", timeout=2) as response:
-            data: dict[str, object] = json.loads(response.read())
+    def state(self, client: httpx.Client | None = None) -> dict[str, object]:
+        """What the running nginx says about itself (GET /__router); raises ``httpx.HTTPError``, ``ValueError``."""
+        if client is None:
+            with http.client(timeout_s=2, retries=0) as own:
+                return self.state(own)
+        data: dict[str, object] = client.get(f"{self.url}/__router").raise_for_status().json()
         return data
 
     # ------------------------------------------------------------------ files
@@ -253,7 +272,7 @@ class Router:
     def _write_upstreams(self, weights: dict[str, int], colors: dict[str, str]) -> None:
         generation = self._generation_on_disk() + 1
         live = {a: w for a, w in weights.items() if w > 0}
-        lines = ["# Written by checks/router.py; edit with Router.set_weights().", "upstream demo {"]
+        lines = ["# Written by releasegate; edit with Router.set_weights().", "upstream demo {"]
         for address, weight in weights.items():
             lines.append(f"    server {address} weight={weight};" if weight > 0 else f"    server {address} down;")
         lines += ["    keepalive 16;", "}"]
@@ -307,29 +326,14 @@ class Router:
 
     def _workers(self) -> list[int]:
         master = self.pid()
-        if master is None:
-            return []
-        workers = []
-        for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit():
-                continue
-            try:
-                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            if ppid == master:
-                workers.append(int(proc.name))
-        return workers
+        return [] if master is None else processes.children(master)
 
     def _wait_for_old_workers(self, workers: list[int]) -> None:
         """Old workers stop accepting connections when they start shutting down; wait for that."""
         deadline = time.monotonic() + self.reload_timeout_s
         for pid in workers:
             while time.monotonic() < deadline:
-                try:
-                    title = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-                except OSError:
-                    break
+                title = processes.cmdline(pid)  # "" once it is gone
                 if "shutting down" in title or "worker" not in title:
                     break
                 time.sleep(0.02)
@@ -338,27 +342,19 @@ class Router:
     def _wait_for_generation(self, generation: int) -> None:
         deadline = time.monotonic() + self.reload_timeout_s
         seen: object = None
-        while time.monotonic() < deadline:
-            try:
-                seen = self.state().get("generation")
-                if seen == generation:
-                    return
-            except (OSError, urllib.error.URLError, ValueError):
-                pass
-            time.sleep(0.05)
+        with http.client(timeout_s=2, retries=0) as client:
+            while time.monotonic() < deadline:
+                try:
+                    seen = self.state(client).get("generation")
+                    if seen == generation:
+                        return
+                except (httpx.HTTPError, ValueError):
+                    pass
+                time.sleep(0.05)
         raise CheckError(
             f"nginx on {self.listen} did not take config generation {generation} within {self.reload_timeout_s:g}s"
             f" (answers {seen!r}); see {self.root / 'error.log'}"
         )
-
-
-def process_alive(pid: int) -> bool:
-    """True while ``pid`` runs; a zombie (exited, not yet reaped by init) counts as gone."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 def _validate(weights: Mapping[str, int]) -> dict[str, int]:

@@ -1,1 +1,5 @@
-"""Deployment targets: one module per backend behind ``checks.targets.base.Target``."""
+"""Deployment targets: one module per backend behind ``checks.deploy.targets.base.Target``.
+
+``base`` (the interface, the registry by kind), ``slots`` (blue/green slots), ``containers`` (what
+docker and compose share), ``docker``, ``compose``, ``kubernetes``, ``host``.
+"""

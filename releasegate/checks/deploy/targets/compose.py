@@ -6,7 +6,7 @@ Runbook::
       - name: prod-compose
         kind: compose
         options:
-          file: deploy/docker-compose.prod.yml   # the project's compose file (relative to the repository)
+          file: deploy/docker-compose.prod.yml   # the project's compose file (relative to the project folder)
           project: docsense                      # compose project name (-p)
           services:                              # runbook service -> compose services, one per slot
             demo-api:
@@ -33,9 +33,10 @@ from typing import Any
 import yaml
 
 from releasegate.checks import secrets
-from releasegate.checks._support.paths import REPO_ROOT
-from releasegate.checks.deploy.targets.docker import COLOURS, LABEL, DockerTarget, Instance, Slot
+from releasegate.checks.deploy.targets.containers import LABEL, ContainerTarget
+from releasegate.checks.deploy.targets.slots import COLOURS, Instance, Slot
 from releasegate.checks.errors import ConfigError, TargetError, TargetUnreachable
+from releasegate.checks.runbook.options import ComposeOptions
 
 
 def compose_command() -> list[str]:
@@ -50,7 +51,7 @@ def compose_command() -> list[str]:
                             " install Debian's docker-compose package (apt-get install docker-compose)")
 
 
-class ComposeTarget(DockerTarget):
+class ComposeTarget(ContainerTarget):
     NAME = "compose"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -58,22 +59,20 @@ class ComposeTarget(DockerTarget):
         self._command: list[str] | None = None
 
     @property
+    def options(self) -> ComposeOptions:
+        return self._options(ComposeOptions)
+
+    @property
     def file(self) -> Path:
-        configured = self.options.get("file")
-        if not configured:
-            raise ConfigError(f"target {self.spec.name!r}: options.file (the compose file) is required")
-        path = Path(str(configured))
-        return path if path.is_absolute() else REPO_ROOT / path
+        return Path(self.options.file)
 
     @property
     def project(self) -> str:
-        return str(self.options.get("project") or self.file.parent.name)
+        return self.options.project or self.file.parent.name
 
     @property
     def override(self) -> Path:
-        state = Path(str(self.options.get("state_dir", ".stack/compose")))
-        state = state if state.is_absolute() else REPO_ROOT / state
-        return state / f"{self.project}.override.yml"
+        return Path(self.options.state_dir) / f"{self.project}.override.yml"
 
     def check_reachable(self) -> None:
         super().check_reachable()
@@ -101,26 +100,17 @@ class ComposeTarget(DockerTarget):
     # --- slots -------------------------------------------------------------------------------
     def slots(self, service: str) -> list[Slot]:
         spec = self.service(service)
-        configured = self.options.get("services", {}).get(service)
+        configured = self.options.services.get(service)
         if not configured:
             return [Slot(0, service, spec.port, COLOURS[0])]
         half = max(1, len(configured) // 2)
-        slots = []
-        for index, entry in enumerate(configured):
-            if not isinstance(entry, dict) or "name" not in entry or "port" not in entry:
-                raise ConfigError(f"target {self.spec.name!r}: options.services.{service}[{index}] needs name and"
-                                  " port, such as {name: api-blue, port: 18001}")
-            colour = COLOURS[0] if index < half else COLOURS[1]
-            slots.append(Slot(index, str(entry["name"]), int(entry["port"]), colour))
-        return slots
+        return [Slot(index, entry.name, entry.port, COLOURS[0] if index < half else COLOURS[1])
+                for index, entry in enumerate(configured)]
 
     def _container(self, slot: Slot) -> Any:
         found = self.client.containers.list(all=True, filters={"label": [
             f"com.docker.compose.project={self.project}", f"com.docker.compose.service={slot.name}"]})
         return found[0] if found else None
-
-    def _inherited_env(self, service: str) -> dict[str, str]:
-        return {}  # the compose file holds the environment
 
     # --- start / stop ------------------------------------------------------------------------
     def _write_override(self, slot: Slot, image: str, service: str, version: str) -> None:

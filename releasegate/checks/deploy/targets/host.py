@@ -21,12 +21,18 @@ gives an INCONCLUSIVE result, never a pass.
 from __future__ import annotations
 
 import shlex
-from typing import Any
+from typing import Any, Literal
 
 from releasegate.checks import secrets
-from releasegate.checks.deploy.targets.base import DeploymentRecord, Target, http_version
+from releasegate.checks.deploy.record import DeploymentRecord
+from releasegate.checks.deploy.targets.base import Target, http_version
+from releasegate.checks.deploy.targets.containers import http_ok
 from releasegate.checks.errors import TargetError, TargetUnreachable, describe_error
 from releasegate.checks.result import CheckResult
+from releasegate.checks.runbook.model import Runbook
+from releasegate.checks.runbook.options import HostOptions
+
+CommandKey = Literal["deploy_command", "version_command"]
 
 
 def get_host(spec: str) -> Any:
@@ -169,10 +175,31 @@ def file_permissions(spec: str, path: str, mode: str | None = None, owner: str |
     return _guard(name, spec, str(wanted or "exists"), check)
 
 
+def host_spec(runbook: Runbook, name: str) -> str | CheckResult:
+    """The testinfra spec of a host a step names: a spec as written, else the url of the target of that name."""
+    if "://" in name:
+        return name
+    for target in runbook.targets:
+        if target.name == name:
+            return target.url or "local://"
+    known = ", ".join(t.name for t in runbook.targets) or "none"
+    return CheckResult.unknown(f"host {name}", f"no target named {name!r} in runbook {runbook.name!r} (targets:"
+                               f" {known}); name a target or write a testinfra spec such as docker://web",
+                               "a known host")
+
+
 class HostTarget(Target):
     """A host reached through testinfra; deploys with the runbook's commands when it has them."""
 
     NAME = "host"
+
+    @property
+    def options(self) -> HostOptions:
+        return self._options(HostOptions)
+
+    @property
+    def label(self) -> str:
+        return f"host target {self.spec.name!r}"
 
     @property
     def host_spec(self) -> str:
@@ -192,15 +219,15 @@ class HostTarget(Target):
             raise TargetUnreachable(f"host target {self.spec.name!r} ({self.host_spec}) is unreachable:"
                                     f" {secrets.redact(err.strip()[:200])}")
 
-    def _command(self, key: str, service: str, version: str | None = None) -> str:
-        template = self.options.get(key)
+    def _command(self, key: CommandKey, service: str, version: str | None = None) -> str:
+        template = self.options.deploy_command if key == "deploy_command" else self.options.version_command
         if not template:
             raise TargetError(f"host target {self.spec.name!r} has no options.{key}; a host target only checks"
                               " hosts unless the runbook says how it deploys (deploy_command, version_command)")
         image = self.image_ref(service, version) if version else ""
         return str(template).format(service=service, version=version or "", image=image)
 
-    def _run_command(self, key: str, service: str, version: str | None = None) -> str:
+    def _run_command(self, key: CommandKey, service: str, version: str | None = None) -> str:
         command = self._command(key, service, version)
         rc, out, err = _run(self.host, command)
         if rc != 0:
@@ -208,17 +235,16 @@ class HostTarget(Target):
                               f" {secrets.redact((err or out).strip()[-200:])}")
         return out
 
-    def deploy(self, service: str, version: str) -> DeploymentRecord:
-        previous = self.serving_version(service)
-        record = DeploymentRecord(self.spec.name, self.NAME, service, "command", version=version,
-                                  previous_version=previous)
+    def deploy(self, service: str, version: str, *, strategy: str | None = None) -> DeploymentRecord:
+        record = self.new_record(service, version, action="command", previous_version=self.serving_version(service))
+        record.image = None
         self._run_command("deploy_command", service, version)
         health = self.health(service)
         record.details["health"] = health.as_dict()
         return record.finish("done" if health.passed else "failed")
 
     def serving_version(self, service: str) -> str | None:
-        if self.options.get("version_command"):
+        if self.options.version_command:
             try:
                 return self._run_command("version_command", service).strip() or None
             except TargetError:
@@ -226,25 +252,10 @@ class HostTarget(Target):
         return http_version(self.service(service))
 
     def health(self, service: str) -> CheckResult:
-        from releasegate.checks.deploy.targets.docker import http_ok
-
         spec = self.service(service)
         name = f"{service} healthy on {self.host_spec}"
         ok, status = http_ok(spec.base_url + spec.health)
         return CheckResult.judge(name, ok, f"{spec.health} {status}", f"{spec.health} 2xx")
-
-    def rollback(self, service: str, record: dict[str, Any] | None = None) -> DeploymentRecord:
-        previous = (record or {}).get("previous_version")
-        if not previous:
-            raise TargetError(f"host target {self.spec.name!r}: no previous version of {service} is known")
-        if self.serving_version(service) == previous:
-            out = DeploymentRecord(self.spec.name, self.NAME, service, "rollback", version=previous,
-                                   previous_version=previous)
-            out.details["skipped"] = f"{previous} already runs"
-            return out.finish()
-        out = self.deploy(service, previous)
-        out.action = "rollback"
-        return out
 
     def image_exists(self, service: str, version: str) -> CheckResult:
         return CheckResult.unknown(f"image of {service} {version}", "a host target deploys with commands, not images",

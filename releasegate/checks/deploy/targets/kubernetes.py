@@ -28,24 +28,20 @@ import copy
 import json
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from releasegate.checks.deploy.targets.base import DeploymentRecord, Target
+from releasegate.checks.deploy.record import DeploymentRecord
+from releasegate.checks.deploy.targets.base import Target, image_tag, previous_version_of
 from releasegate.checks.errors import ConfigError, TargetError, TargetUnreachable, describe_error
 from releasegate.checks.result import CheckResult
+from releasegate.checks.runbook.options import KubernetesOptions
 
 REVISION = "deployment.kubernetes.io/revision"
 HASH = "pod-template-hash"
-
-
-def image_tag(image: str | None) -> str | None:
-    if not image or "@" in image:
-        return None
-    last = image.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else "latest"
 
 
 class KubernetesTarget(Target):
@@ -56,10 +52,14 @@ class KubernetesTarget(Target):
         self._api: Any = None
         self._namespace: str | None = None
 
+    @property
+    def options(self) -> KubernetesOptions:
+        return self._options(KubernetesOptions)
+
     # --- connection --------------------------------------------------------------------------
     @property
     def kubeconfig(self) -> str:
-        configured = self.options.get("kubeconfig") or os.environ.get("KUBECONFIG") or "~/.kube/config"
+        configured = self.options.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
         return os.path.expanduser(str(configured).split(os.pathsep)[0])
 
     def _client(self) -> Any:
@@ -72,7 +72,7 @@ class KubernetesTarget(Target):
             raise TargetUnreachable(
                 f"target {self.spec.name!r}: kubeconfig {path} does not exist; set options.kubeconfig or KUBECONFIG"
             )
-        context = self.options.get("context")
+        context = self.options.context
         configuration = client.Configuration()
         try:
             config.load_kube_config(  # type: ignore[no-untyped-call]
@@ -86,7 +86,7 @@ class KubernetesTarget(Target):
             ) from None
         chosen = next((c for c in contexts if c["name"] == context), active) if context else active
         self._namespace = str(
-            self.options.get("namespace") or (chosen or {}).get("context", {}).get("namespace") or "default"
+            self.options.namespace or (chosen or {}).get("context", {}).get("namespace") or "default"
         )
         self._api = client.ApiClient(configuration)
         return self._api
@@ -106,7 +106,7 @@ class KubernetesTarget(Target):
         fn = getattr(getattr(client, api_class)(api), method)
         try:
             response = fn(*args, _preload_content=False,
-                          _request_timeout=float(self.options.get("request_timeout_s", 10)), **kwargs)
+                          _request_timeout=self.options.request_timeout_s, **kwargs)
             data = response.data
         except ApiException as exc:
             status = int(exc.status or 0)
@@ -137,7 +137,7 @@ class KubernetesTarget(Target):
 
     # --- objects -----------------------------------------------------------------------------
     def deployment_name(self, service: str) -> str:
-        return str(self.options.get("deployments", {}).get(service, service))
+        return self.options.deployments.get(service, service)
 
     def get_deployment(self, service: str) -> dict[str, Any] | None:
         found = self._call("AppsV1Api", "read_namespaced_deployment", self.deployment_name(service), self.namespace)
@@ -160,13 +160,13 @@ class KubernetesTarget(Target):
     def manifest(self, service: str, version: str) -> dict[str, Any]:
         """The Deployment to apply: the runbook's manifest with the image set, or a generated one."""
         image = self.image_ref(service, version)
-        path = self.options.get("manifests", {}).get(service)
+        path = self.options.manifests.get(service)
         if path:
             manifest = self._load_manifest(Path(str(path)))
             containers = manifest.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
             if not containers:
                 raise ConfigError(f"manifest {path}: spec.template.spec.containers is empty")
-            wanted = self.options.get("container")
+            wanted = self.options.container
             chosen = next((c for c in containers if c.get("name") == wanted), containers[0])
             chosen["image"] = image
             manifest.setdefault("metadata", {})["name"] = self.deployment_name(service)
@@ -185,7 +185,7 @@ class KubernetesTarget(Target):
             "metadata": {"name": self.deployment_name(service), "labels": dict(labels)},
             "spec": {
                 "replicas": spec.instances,
-                "progressDeadlineSeconds": int(self.options.get("progress_deadline_s", 600)),
+                "progressDeadlineSeconds": self.options.progress_deadline_s,
                 "selector": {"matchLabels": {"app": labels["app"]}},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
                 "template": {"metadata": {"labels": dict(labels)}, "spec": {"containers": [container]}},
@@ -261,8 +261,8 @@ class KubernetesTarget(Target):
 
     def wait_rollout(self, service: str, timeout_s: float | None = None) -> CheckResult:
         default = max(300.0, self.default_health_timeout_s)
-        timeout = float(timeout_s if timeout_s is not None else self.options.get("timeout_s", default))
-        interval = float(self.options.get("poll_s", 0.5))
+        timeout = timeout_s if timeout_s is not None else self.options.timeout_s or default
+        interval = self.options.poll_s
         started = time.monotonic()
         attempts = 0
         name = f"rollout of {self.deployment_name(service)}"
@@ -282,21 +282,21 @@ class KubernetesTarget(Target):
             time.sleep(interval)
 
     # --- the Target interface ----------------------------------------------------------------
-    def deploy(self, service: str, version: str, *, strategy_type: str | None = None) -> DeploymentRecord:
+    def deploy(self, service: str, version: str, *, strategy: str | None = None) -> DeploymentRecord:
         """Apply the manifest with the new image and wait for the rollout.
 
-        ``strategy_type`` "Recreate" or "RollingUpdate" overrides the manifest's ``spec.strategy``.
+        ``strategy`` recreate or rolling sets the manifest's ``spec.strategy`` (Recreate, RollingUpdate).
         """
         before = self.get_deployment(service)
-        record = DeploymentRecord(self.spec.name, self.NAME, service, "apply", version=version,
-                                  previous_version=image_tag(_image(before)) if before else None,
-                                  image=self.image_ref(service, version), previous_image=_image(before))
+        record = self.new_record(service, version, action="apply",
+                                 previous_version=image_tag(_image(before)) if before else None,
+                                 previous_image=_image(before))
         record.details["previous_revision"] = (before or {}).get("metadata", {}).get("annotations", {}).get(REVISION)
         manifest = self.manifest(service, version)
-        if strategy_type == "Recreate":
+        if strategy == "recreate":
             manifest["spec"]["strategy"] = {"type": "Recreate", "rollingUpdate": None}
-        elif strategy_type is not None:
-            manifest["spec"]["strategy"] = {"type": strategy_type}
+        elif strategy == "rolling":
+            manifest["spec"]["strategy"] = {"type": "RollingUpdate"}
         record.details["strategy_type"] = manifest["spec"].get("strategy", {}).get("type", "RollingUpdate")
         applied = self.apply(manifest)
         record.details["generation"] = applied["metadata"].get("generation")
@@ -329,16 +329,17 @@ class KubernetesTarget(Target):
         return CheckResult.judge(name, state == "done", message, "every pod of the current revision ready",
                                  evidence=evidence)
 
-    def rollback(self, service: str, record: dict[str, Any] | None = None) -> DeploymentRecord:
+    def rollback(self, service: str, record: DeploymentRecord | Mapping[str, Any] | None = None) -> DeploymentRecord:
         """``kubectl rollout undo``: put the template of the previous revision back, then wait."""
         dep = self.get_deployment(service)
         name = self.deployment_name(service)
         if dep is None:
             raise TargetError(f"target {self.spec.name!r}: deployment {name!r} does not exist; nothing to roll back")
         current_revision = _revision(dep)
-        wanted_version = (record or {}).get("previous_version")
-        out = DeploymentRecord(self.spec.name, self.NAME, service, "undo", version=wanted_version,
-                               previous_version=image_tag(_image(dep)), previous_image=_image(dep))
+        wanted_version = previous_version_of(record)
+        out = self.new_record(service, wanted_version, action="undo", previous_version=image_tag(_image(dep)),
+                              previous_image=_image(dep))
+        out.image = None
         if wanted_version and image_tag(_image(dep)) == wanted_version:
             result = self.wait_rollout(service)
             out.details.update(skipped=f"{wanted_version} is already the deployed template", rollout=result.as_dict())
@@ -366,8 +367,8 @@ class KubernetesTarget(Target):
 
     def image_exists(self, service: str, version: str) -> CheckResult:
         image = self.image_ref(service, version)
-        if self.options.get("images_from") == "docker":
-            from releasegate.checks.deploy.targets.docker import inspect_local_image
+        if self.options.images_from == "docker":
+            from releasegate.checks.deploy.targets.containers import inspect_local_image
 
             return inspect_local_image(image)
         return CheckResult.unknown(

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ports import worker_index
+from support.ports import worker_index
 
 from releasegate.checks.deploy.targets import host
 from releasegate.checks.deploy.targets.base import get_target

@@ -1,16 +1,24 @@
-"""Fixtures of the deployment-target tests: the simulated Kubernetes API, Docker, test images, routers."""
+"""Fixtures of the deploy-stage tests: the simulated Kubernetes API, Docker, test images, routers."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
+import itertools
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from support.k8s_sim import SimulatedCluster
+from support.ports import worker_index
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from k8s_sim import SimulatedCluster
+from releasegate.checks.deploy.routers.nginx import Router
+from releasegate.checks.deploy.targets.docker import DockerTarget
+from releasegate.checks.runbook.model import Service
+from releasegate.checks.runbook.model import Target as TargetSpec
 
 
 @pytest.fixture
@@ -28,21 +36,6 @@ def kubeconfig(k8s_sim: SimulatedCluster, tmp_path: Path) -> Path:
 
 
 # --- Docker ---------------------------------------------------------------------------------------
-
-import itertools  # noqa: E402
-import shutil  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from typing import Any  # noqa: E402
-
-from ports import worker_index  # noqa: E402
-
-from releasegate.checks.deploy.routers.nginx import Router  # noqa: E402
-from releasegate.checks.deploy.targets.docker import DockerTarget  # noqa: E402
-from releasegate.checks.runbook.model import Service  # noqa: E402
-from releasegate.checks.runbook.model import Target as TargetSpec  # noqa: E402
 
 WORK = Path("/tmp/releasegate-targets")
 DEMO_IMAGES = ("releasegate-demo:1.0.0", "releasegate-demo:1.1.0", "releasegate-demo:1.1.0-crash")

@@ -1,4 +1,4 @@
-"""The kubernetes target against the simulated API server (tests/targets/k8s_sim.py)."""
+"""The kubernetes target against the simulated API server (tests/support/k8s_sim.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from k8s_sim import SimulatedCluster
+from support.k8s_sim import SimulatedCluster
 
 from releasegate.checks.deploy import strategies
 from releasegate.checks.deploy.targets.base import get_target
@@ -154,7 +154,7 @@ def test_strategies_on_kubernetes_use_the_deployment_strategy_and_undo_from_a_jo
     assert rolled.passed, rolled.result.summary()
     dep = target.get_deployment("demo-api")
     assert dep is not None and dep["spec"]["strategy"]["type"] == "RollingUpdate"
-    record = json.loads(json.dumps(rolled.record))  # as the journal keeps it
+    record = json.loads(json.dumps(rolled.record.as_dict()))  # as the journal keeps it
     undo = "releasegate.checks.deploy.strategies:rollback_rolling"
     assert (record["previous_version"], record["undo"]) == ("1.0.0", undo)
 

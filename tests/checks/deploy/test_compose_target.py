@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ports import worker_index
+from support.ports import worker_index
 
-from releasegate.checks.deploy import strategies
+from releasegate.checks.deploy import observe, strategies
 from releasegate.checks.deploy.prober import Prober
 from releasegate.checks.deploy.routers.nginx import Router
 from releasegate.checks.deploy.targets.base import get_target
@@ -101,15 +101,15 @@ def test_services_deploy_in_dependency_order_one_at_a_time(compose_project: Path
     runbook = Runbook(name="t", services=list(reversed(_services(f"http://127.0.0.1:{port(0)}"))), targets=[spec],
                       deploy=Deploy(target="compose", strategy="recreate", router=RouterSpec(kind="none")))
     target = get_target(spec, runbook)
-    assert strategies.deploy_order(runbook) == ["demo-api", "demo-web"]
-    done = strategies.deploy_services(runbook, target, "1.1.0")
-    assert [d.record["service"]["name"] for d in done] == ["demo-api", "demo-web"]
+    assert observe.deploy_order(runbook) == ["demo-api", "demo-web"]
+    done = observe.deploy_services(runbook, target, "1.1.0")
+    assert [d.service for d in done] == ["demo-api", "demo-web"]
     assert all(d.passed for d in done), [d.result.summary() for d in done]
     backend, frontend = done[0].record, done[1].record
-    assert backend["started_at"] + backend["duration_s"] <= frontend["started_at"]  # one at a time
+    assert backend.started_at + (backend.duration_s or 0) <= frontend.started_at  # one at a time
     assert _version(f"http://127.0.0.1:{port(2)}") == "1.1.0"
     # a failing backend stops the line before the frontend is touched
-    failed = strategies.deploy_services(runbook, target, "1.1.0-crash")
+    failed = observe.deploy_services(runbook, target, "1.1.0-crash")
     assert len(failed) == 1 and failed[0].result.failed
     assert _version(f"http://127.0.0.1:{port(2)}") == "1.1.0"
 
@@ -125,15 +125,15 @@ def test_compose_rolling_two_instances_and_canary_abort_under_the_prober(compose
     with Prober(f"{router.url}/version", rate_per_s=60) as prober:
         rolled = strategies.deploy(target, "demo-pair", "1.1.0", "rolling", router=router, router_settings=settings)
         assert rolled.passed, rolled.result.summary()
-        assert [s["slot"] for s in rolled.record["steps"] if s["step"] == "replaced"] == [0, 1]
+        assert [s["slot"] for s in rolled.record.steps if s["step"] == "replaced"] == [0, 1]
 
         def gate(weight: int) -> CheckResult:
             return CheckResult.fail("canary analysis", "error rate 0.2", "<= 0.05")
 
         canary = strategies.deploy(target, "demo-pair", "1.1.0-errors", "canary", router=router,
                                    router_settings=settings, gate=gate)
-    assert canary.result.failed and canary.record["outcome"] == "aborted"
-    assert [s["step"] for s in canary.record["steps"] if s["step"].startswith("canary")] == [
+    assert canary.result.failed and canary.record.outcome == "aborted"
+    assert [s["step"] for s in canary.record.steps if s["step"].startswith("canary")] == [
         "canary 5%", "canary weight 0"]
     assert _version(router.url) == "1.1.0"
     assert {i.version for i in target.instances("demo-pair")} == {"1.1.0"}  # canary container removed

@@ -45,7 +45,7 @@ def _runbook(target: DockerTarget, router: Router) -> str:
         "name": "local",
         "release": {"version": "1.1.0", "previous_version": "1.0.0"},
         "services": [{"name": "demo-api", "base_url": router.url, "image": "releasegate-demo", "readiness": None}],
-        "targets": [{"name": "docker", "kind": "docker", "options": target.options},
+        "targets": [{"name": "docker", "kind": "docker", "options": target.spec.model_dump(mode="json")["options"]},
                     {"name": "green", "kind": "host", "url": f"docker://{green.name}"}],
         "deploy": {"target": "docker", "strategy": "blue-green",
                    "router": {"kind": "nginx", "url": router.url,
@@ -128,7 +128,7 @@ def test_unknown_target_kind_is_one_line_before_anything_runs(rg_project: Callab
     pytester = rg_project(runbooks={"local": runbook}, features={"canary": CANARY})
     result = pytester.runpytest("features/canary.feature", "--env", "local")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*runbooks/local.yaml: targets[[]0[]].kind: unknown target kind 'nomad' (target"
+    result.stderr.fnmatch_lines(["*runbooks/local.yaml:1: targets[[]0[]]: unknown target kind 'nomad' (target"
                                  " 'cluster'); use one of: compose, docker, host, kubernetes"])
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
 

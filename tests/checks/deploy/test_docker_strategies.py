@@ -50,11 +50,11 @@ def test_blue_green_switch_and_switch_back_drop_no_request(
                                        router_settings=settings(router))
     assert deployment.passed, deployment.result.summary()
     record = deployment.record
-    assert (record["previous_colour"], record["colour"]) == ("blue", "green")
-    assert (record["previous_version"], record["version"]) == ("1.0.0", "1.1.0")
-    assert record["image_digest"].startswith("sha256:") and record["previous_image_digest"].startswith("sha256:")
+    assert (record.previous_colour, record.colour) == ("blue", "green")
+    assert (record.previous_version, record.version) == ("1.0.0", "1.1.0")
+    assert str(record.image_digest).startswith("sha256:") and str(record.previous_image_digest).startswith("sha256:")
     assert served_version(router) == "1.1.0" and target.serving_version(SERVICE) == "1.1.0"
-    assert record["switch_s"] < 2
+    assert record.switch_s is not None and record.switch_s < 2
     # the old colour keeps running for an instant switch-back
     blue = target.instance(SERVICE, target.colour_slots(SERVICE, "blue")[0])
     assert blue is not None and blue.status == "running" and blue.version == "1.0.0"
@@ -62,14 +62,14 @@ def test_blue_green_switch_and_switch_back_drop_no_request(
     assert check.passed, check.summary()
     assert set(prober.result.versions) == {"1.0.0", "1.1.0"}
 
-    json.dumps(record)  # the journal must be able to hold it
+    kept = json.loads(json.dumps(record.as_dict()))  # as the journal holds it
     with Prober(f"{router.url}/version", rate_per_s=60) as back:
-        undone = strategies.rollback(json.loads(json.dumps(record)))
+        undone = strategies.rollback_blue_green(kept)
     assert undone.passed, undone.summary()
     assert undone.evidence["switch_s"] < 2
     assert served_version(router) == "1.0.0"
     assert back.result.check(min_rate_per_s=50).passed, back.result.as_dict()
-    again = strategies.rollback_blue_green(record)
+    again = strategies.rollback(record)
     assert again.passed and "already serving" in str(again.observed)
 
 
@@ -96,7 +96,7 @@ def test_rolling_two_instances_one_at_a_time_then_rollback_of_a_crash(
         rolled = strategies.deploy(target, SERVICE, "1.1.0", "rolling", router=router,
                                    router_settings=settings(router))
     assert rolled.passed, rolled.result.summary()
-    steps = [(s["step"], s.get("slot")) for s in rolled.record["steps"] if s["step"] != "already at version"]
+    steps = [(s["step"], s.get("slot")) for s in rolled.record.steps if s["step"] != "already at version"]
     assert steps == [("drain slot 0", None), ("replaced", 0), ("health gate", 0), ("restore slot 0", None),
                      ("drain slot 1", None), ("replaced", 1), ("health gate", 1), ("restore slot 1", None)]
     assert prober.result.check(min_rate_per_s=50).passed, prober.result.as_dict()
@@ -106,7 +106,7 @@ def test_rolling_two_instances_one_at_a_time_then_rollback_of_a_crash(
         crashed = strategies.deploy(target, SERVICE, "1.1.0-crash", "rolling", router=router,
                                     router_settings=settings(router))
         assert crashed.result.failed
-        assert [s["step"] for s in crashed.record["steps"]][-1] == "health gate"  # stopped at the first instance
+        assert [s["step"] for s in crashed.record.steps][-1] == "health gate"  # stopped at the first instance
         undone = strategies.rollback(crashed.record)
     assert undone.passed, undone.summary()
     assert {i.version for i in target.instances(SERVICE)} == {"1.1.0"}
@@ -131,9 +131,9 @@ def test_canary_follows_the_weights_and_a_failed_gate_sets_weight_zero_and_rolls
     with Prober(f"{router.url}/version", rate_per_s=60) as prober:
         deployment = strategies.deploy(target, SERVICE, "1.1.0", "canary", router=router,
                                        router_settings=settings(router), gate=gate, weights=[5, 25, 50, 100])
-    assert deployment.result.failed and deployment.record["outcome"] == "aborted"
-    assert deployment.record["weight"] == 0
-    assert [s["step"] for s in deployment.record["steps"] if s["step"].startswith("canary")] == [
+    assert deployment.result.failed and deployment.record.outcome == "aborted"
+    assert deployment.record.weight == 0
+    assert [s["step"] for s in deployment.record.steps if s["step"].startswith("canary")] == [
         "canary 5%", "canary 25%", "canary weight 0"]
     assert 1 <= seen[5]["1.1.0"] <= 15 and 15 <= seen[25]["1.1.0"] <= 40, seen
     assert served_version(router) == "1.0.0"
@@ -144,7 +144,7 @@ def test_canary_follows_the_weights_and_a_failed_gate_sets_weight_zero_and_rolls
     promoted = strategies.deploy(target, SERVICE, "1.1.0", "canary", router=router,
                                  router_settings=settings(router), weights=[50, 100])
     assert promoted.passed, promoted.result.summary()
-    assert served_version(router) == "1.1.0" and promoted.record["colour"] == "green"
+    assert served_version(router) == "1.1.0" and promoted.record.colour == "green"
 
 
 def test_image_presence_health_status_and_unreachable_engine(

@@ -1,0 +1,162 @@
+"""Typed ``options`` of targets and routers: one model per ``kind``, a discriminated union on it.
+
+The runbook writes ``kind`` beside ``options``::
+
+    targets:
+      - {name: local, kind: docker, options: {project: releasegate, ports: {demo-api: [18001, 18002]}}}
+    deploy:
+      router: {kind: nginx, options: {listen: 127.0.0.1:8080, config_dir: .stack/nginx}}
+
+``runbook.model.Target`` and ``Router`` validate ``options`` with the model of their ``kind``: an
+unknown or misspelt option is reported with its file and line like every other runbook field.
+Relative paths in options are relative to the project folder (the one above ``runbooks/``); a
+target resolves them when it is built (``resolved``), so a deployment record holds absolute paths
+and a rollback from the journal finds the same files from any working directory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_serializer, field_validator
+
+
+def project_dir(runbook_path: Path | None) -> Path:
+    """The folder relative paths of a runbook are relative to: the one above ``runbooks/``, else the cwd."""
+    return runbook_path.resolve().parent.parent if runbook_path is not None else Path.cwd()
+
+
+def _absolute(base: Path, path: str) -> str:
+    expanded = os.path.expanduser(path)
+    return expanded if Path(expanded).is_absolute() else str(base / expanded)
+
+
+class Options(BaseModel):
+    """The options of one kind of target or router (unknown options are errors)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    def resolved(self, base: Path) -> Self:
+        """A copy with relative paths made absolute against ``base`` (nothing to resolve by default)."""
+        return self
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Mapping-style read for callers written against the untyped options (``localstack.stack.reset``).
+
+        Use the attributes; this goes once no caller is left.
+        """
+        value = getattr(self, key, None)
+        return default if value is None else value
+
+
+class ContainerOptions(Options):
+    project: str | None = Field(default=None, description="container name prefix / compose project name")
+    health_timeout_s: float | None = Field(default=None, gt=0, description="default: deploy.health_timeout_s")
+
+
+class DockerOptions(ContainerOptions):
+    network_mode: str = "host"
+    ports: dict[str, list[int]] = Field(default_factory=dict, description="service -> one port per slot")
+    env: dict[str, str] = Field(default_factory=dict, description="added to every container (service env wins)")
+    stop_timeout_s: int = Field(default=5, ge=0)
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env_strings(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): str(v) for k, v in value.items()}
+        return value
+
+
+class ComposeService(Options):
+    name: str
+    port: int = Field(ge=1, le=65535)
+
+
+class ComposeOptions(ContainerOptions):
+    file: str = Field(description="the project's compose file")
+    services: dict[str, list[ComposeService]] = Field(
+        default_factory=dict, description="runbook service -> compose services, one per slot (first half blue)"
+    )
+    state_dir: str = Field(default=".stack/compose", description="where the image override file is written")
+
+    def resolved(self, base: Path) -> Self:
+        return self.model_copy(update={"file": _absolute(base, self.file),
+                                       "state_dir": _absolute(base, self.state_dir)})
+
+
+class KubernetesOptions(Options):
+    kubeconfig: str | None = Field(default=None, description="default: $KUBECONFIG, then ~/.kube/config")
+    context: str | None = None
+    namespace: str | None = None
+    manifests: dict[str, str] = Field(default_factory=dict, description="service -> Deployment manifest file")
+    deployments: dict[str, str] = Field(default_factory=dict, description="service -> Deployment name")
+    container: str | None = Field(default=None, description="the container of a manifest that gets the image")
+    timeout_s: float | None = Field(default=None, gt=0, description="rollout wait; default max(300, health)")
+    progress_deadline_s: int = Field(default=600, gt=0)
+    images_from: Literal["docker"] | None = None
+    request_timeout_s: float = Field(default=10, gt=0)
+    poll_s: float = Field(default=0.5, gt=0)
+
+    def resolved(self, base: Path) -> Self:
+        update: dict[str, Any] = {"manifests": {k: _absolute(base, v) for k, v in self.manifests.items()}}
+        if self.kubeconfig:
+            update["kubeconfig"] = _absolute(base, self.kubeconfig)
+        return self.model_copy(update=update)
+
+
+class HostOptions(Options):
+    deploy_command: str | None = Field(default=None, description="{service}, {version}, {image} are filled in")
+    version_command: str | None = None
+
+
+TargetOptions = DockerOptions | ComposeOptions | KubernetesOptions | HostOptions
+TARGET_OPTIONS: dict[str, type[TargetOptions]] = {
+    "compose": ComposeOptions, "docker": DockerOptions, "host": HostOptions, "kubernetes": KubernetesOptions,
+}
+TARGET_KINDS = tuple(TARGET_OPTIONS)
+
+
+class RouterOptions(Options):
+    probe_path: str | None = Field(default=None, description="default: the service's version endpoint")
+    probe_rate_per_s: float = Field(default=50, gt=0, description="prober during deploy/switch/rollback steps")
+
+
+class NginxService(Options):
+    listen: str | None = None
+    root: str | None = None
+
+
+class NginxOptions(RouterOptions):
+    listen: str | None = Field(default=None, description="host:port; default: the router url's")
+    root: str | None = Field(default=None, description="config folder (default .stack/nginx)")
+    config_dir: str | None = Field(default=None, description="the same as root")
+    services: dict[str, NginxService] = Field(default_factory=dict, description="one router per service")
+
+
+class NoRouterOptions(RouterOptions):
+    """``kind: none``: nothing to configure but the prober."""
+
+
+RouterOptionsOfKind = NginxOptions | NoRouterOptions
+ROUTER_OPTIONS: dict[str, type[RouterOptionsOfKind]] = {"nginx": NginxOptions, "none": NoRouterOptions}
+
+
+class OptionsOfKind(BaseModel):
+    """A runbook entry whose ``options`` are validated by the model of its ``kind`` (a target, the router)."""
+
+    OPTIONS_BY_KIND: ClassVar[Mapping[str, type[Options]]]
+    DEFAULT_KIND: ClassVar[str | None] = None
+
+    @field_validator("options", mode="plain", check_fields=False)
+    @classmethod
+    def _options_of_kind(cls, value: Any, info: ValidationInfo) -> Options:
+        model = cls.OPTIONS_BY_KIND[str(info.data.get("kind", cls.DEFAULT_KIND))]
+        return value if isinstance(value, model) else model.model_validate(value or {})
+
+    @field_serializer("options", check_fields=False)
+    def _options_as_written(self, options: Options) -> dict[str, Any]:
+        return options.model_dump(mode="json", exclude_unset=True)
