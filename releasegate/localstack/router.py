@@ -27,7 +27,7 @@ def stop(config: StackConfig) -> None:
 
 def clear(config: StackConfig) -> None:
     """No backend: the router answers from its placeholder until the next deployment sets weights."""
-    router(config).set_weights({PLACEHOLDER: 100}, {})
+    router(config).remove_managed_routes()
 
 
 def status(config: StackConfig) -> ComponentStatus:

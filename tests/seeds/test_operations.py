@@ -11,7 +11,6 @@ import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from threading import Thread
 from typing import Any
@@ -20,10 +19,14 @@ import pytest
 
 from releasegate.checks import secrets
 from releasegate.checks.deploy import logs, resources
+from releasegate.checks.deploy.targets.base import get_target
+from releasegate.checks.deploy.targets.docker import DockerTarget
 from releasegate.checks.preflight import commands
 from releasegate.checks.result import Outcome
 from releasegate.checks.run import notify_team
-from releasegate.checks.runbook.model import Runbook
+from releasegate.checks.runbook.model import Runbook, Service
+from releasegate.checks.runbook.model import Target as TargetSpec
+from releasegate.checks.runbook.options import DockerOptions
 from releasegate.checks.slo import monitoring
 from releasegate.checks.slo.prometheus import PrometheusClient
 from releasegate.localstack.webhook_sink import make_server
@@ -154,32 +157,9 @@ def test_a_prometheus_that_does_not_answer_is_inconclusive() -> None:
 
 # --- containers: resources and logs -------------------------------------------------------------
 
-@dataclass
-class _Spec:
-    kind: str = "docker"
-
-
-@dataclass
-class _Instance:
-    container_id: str
-    name: str
-    status: str = "running"
-
-
-class _Containers:
-    """The two things the resource and log checks ask of a target, for containers this test starts."""
-
-    def __init__(self, client: Any, containers: list[Any]) -> None:
-        self.client = client
-        self.spec = _Spec()
-        self._containers = containers
-
-    def instances(self, service: str) -> list[_Instance]:
-        return [_Instance(c.id, c.name) for c in self._containers]
-
-
 @pytest.fixture(scope="module")
-def container() -> Iterator[_Containers]:
+def container() -> Iterator[DockerTarget]:
+    """A docker target whose service "svc" runs one container this test starts (slot 0)."""
     import docker
 
     client = docker.from_env(timeout=30)
@@ -187,30 +167,33 @@ def container() -> Iterator[_Containers]:
     if not images:
         pytest.fail("no releasegate-* image on the engine: run scripts/setup (or scripts/local-stack images)")
     image = sorted(images)[0]
+    project = f"rg-seeds-ops-{os.getpid()}"
     script = "echo 'started'; echo 'CRITICAL: disk almost full'; exec sleep 120"
     started = client.containers.run(image, ["sh", "-c", script], detach=True, entrypoint=[],
-                                    name=f"rg-seeds-ops-{os.getpid()}", labels={"org.releasegate.test": "seeds"},
+                                    name=f"{project}-svc-0", labels={"org.releasegate.test": "seeds"},
                                     user="nobody", network_mode="none")
+    target = DockerTarget(TargetSpec(name="ops", kind="docker", options=DockerOptions(project=project)),
+                          [Service(name="svc", base_url="http://127.0.0.1:9")])
     try:
         deadline = time.monotonic() + 20
         while b"CRITICAL" not in started.logs() and time.monotonic() < deadline:
             time.sleep(0.2)
-        started.reload()
-        yield _Containers(client, [started])
+        yield target
     finally:
         started.remove(force=True)
+        target.close()
         client.close()
 
 
-def test_container_memory_and_cpu_against_limits(container: _Containers) -> None:
-    roomy = resources.check_usage(container, "svc", "memory_mb", 4096, " MB")  # type: ignore[arg-type]
+def test_container_memory_and_cpu_against_limits(container: DockerTarget) -> None:
+    roomy = resources.check_usage(container, "svc", "memory_mb", 4096, " MB")
     assert roomy.passed, roomy.summary()
-    tight = resources.check_usage(container, "svc", "memory_mb", 0.001, " MB")  # type: ignore[arg-type]
+    tight = resources.check_usage(container, "svc", "memory_mb", 0.001, " MB")
     assert tight.failed
-    assert resources.check_usage(container, "svc", "cpu_percent", 100, "%").passed  # type: ignore[arg-type]
+    assert resources.check_usage(container, "svc", "cpu_percent", 100, "%").passed
 
 
-def test_container_logs_free_of_a_text(container: _Containers) -> None:
+def test_container_logs_free_of_a_text(container: DockerTarget) -> None:
     assert logs.check_logs_free_of(container, "svc", "Configuration validation failed").passed
     found = logs.check_logs_free_of(container, "svc", "CRITICAL")
     assert found.failed and found.observed == "1 matching line(s)"
@@ -218,11 +201,9 @@ def test_container_logs_free_of_a_text(container: _Containers) -> None:
 
 
 def test_targets_without_containers_are_inconclusive() -> None:
-    class NoContainers:
-        spec = _Spec("kubernetes")
-
-    assert logs.check_logs_free_of(NoContainers(), "svc", "x").outcome is Outcome.INCONCLUSIVE
-    assert resources.check_usage(NoContainers(), "svc", "memory_mb", 1, " MB").outcome is Outcome.INCONCLUSIVE  # type: ignore[arg-type]
+    cluster = get_target(TargetSpec(name="cluster", kind="kubernetes"), [Service(name="svc", base_url="http://x")])
+    assert logs.check_logs_free_of(cluster, "svc", "x").outcome is Outcome.INCONCLUSIVE
+    assert resources.check_usage(cluster, "svc", "memory_mb", 1, " MB").outcome is Outcome.INCONCLUSIVE
 
 
 # --- the steps, in a feature run by pytest ------------------------------------------------------

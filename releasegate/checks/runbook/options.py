@@ -43,14 +43,6 @@ class Options(BaseModel):
         """A copy with relative paths made absolute against ``base`` (nothing to resolve by default)."""
         return self
 
-    def get(self, key: str, default: Any = None) -> Any:
-        """Mapping-style read for callers written against the untyped options (``localstack.stack.reset``).
-
-        Use the attributes; this goes once no caller is left.
-        """
-        value = getattr(self, key, None)
-        return default if value is None else value
-
 
 class ContainerOptions(Options):
     project: str | None = Field(default=None, description="container name prefix / compose project name")

@@ -6,12 +6,12 @@ import itertools
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import docker_engine as docker_engine_support
 from support.k8s_sim import SimulatedCluster
 from support.ports import worker_index
 
@@ -61,33 +61,18 @@ def _release(ports: list[int]) -> None:
 PROJECTS = itertools.count(1)
 
 
-def _docker_ok() -> bool:
-    return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
-
-
 @pytest.fixture(scope="session")
 def docker_engine() -> None:
     """A running Docker engine: started here when it is not (it is never stopped)."""
-    if shutil.which("docker") is None:
-        pytest.fail("the docker CLI is missing: scripts/setup installs Debian's docker.io")
-    if _docker_ok():
-        return
-    with open("/tmp/dockerd.log", "ab") as log:
-        subprocess.Popen(["dockerd"], stdout=log, stderr=log, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if _docker_ok():
-            return
-        time.sleep(1)
-    pytest.fail("dockerd did not come up within 60s; see /tmp/dockerd.log")
+    docker_engine_support.ensure_running()
 
 
 @pytest.fixture(scope="session")
 def demo_images(docker_engine: None) -> None:
     result = subprocess.run(["docker", "image", "inspect", *DEMO_IMAGES], capture_output=True, timeout=30)
     if result.returncode != 0:
-        pytest.skip(f"demo images missing ({', '.join(DEMO_IMAGES)}): build them with scripts/setup"
-                    " (checks.images.build_all) before these tests")
+        pytest.fail(f"demo images missing ({', '.join(DEMO_IMAGES)}): build them with scripts/setup"
+                    " (releasegate.localstack.images) before these tests")
 
 
 def _free(port: int) -> bool:

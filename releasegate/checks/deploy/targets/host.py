@@ -24,6 +24,8 @@ import shlex
 from typing import Any, Literal
 
 from releasegate.checks import secrets
+from releasegate.checks._support import hosts
+from releasegate.checks._support.hosts import get_host
 from releasegate.checks.deploy.record import DeploymentRecord
 from releasegate.checks.deploy.targets.base import Target, http_version
 from releasegate.checks.deploy.targets.containers import http_ok
@@ -35,15 +37,9 @@ from releasegate.checks.runbook.options import HostOptions
 CommandKey = Literal["deploy_command", "version_command"]
 
 
-def get_host(spec: str) -> Any:
-    import testinfra
-
-    return testinfra.get_host(spec)
-
-
 def _run(host: Any, command: str) -> tuple[int, str, str]:
-    result = host.run(command)
-    return int(result.rc), str(result.stdout), str(result.stderr)
+    done = hosts.run(host, command)
+    return done.exit_code, done.stdout, done.stderr
 
 
 def _checked(host: Any, command: str) -> str:
@@ -58,9 +54,7 @@ def _guard(name: str, spec: str, expected: str, fn: Any) -> CheckResult:
         _checked(get_host(spec), "true")  # an unreachable host must not read as "not installed"
         result: CheckResult = fn()
     except Exception as exc:  # each testinfra backend raises what its transport raises
-        first = exc.args[0] if exc.args else None
-        text = str(getattr(first, "stderr", "") or exc).strip().splitlines()
-        return CheckResult.unknown(name, f"could not check on {spec}: {secrets.redact(text[0] if text else str(exc))}",
+        return CheckResult.unknown(name, f"could not check on {spec}: {secrets.redact(hosts.describe_host_error(exc))}",
                                    expected, evidence={"host": spec})
     result.evidence.setdefault("host", spec)
     return result
