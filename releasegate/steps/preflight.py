@@ -13,6 +13,7 @@ import pytest
 from pytest_bdd import given, parsers, step
 
 from releasegate.checks.database import server as postgres
+from releasegate.checks.database.stage import no_database_section
 from releasegate.checks.preflight import envvars, files, host, net, tools
 from releasegate.checks.preflight.envvars import Variables
 from releasegate.checks.result import CheckResult, combine
@@ -327,8 +328,7 @@ def files_exist(paths: str, request: pytest.FixtureRequest, evidence: Evidence, 
 def _database(runbook: Runbook, check: Callable[[str, bool], CheckResult], within: float | None,
               evidence: Evidence) -> None:
     if runbook.database is None:
-        evidence.require(unknown_name("database", f"runbook {runbook.name!r} has no database section;"
-                                      " add database.dsn: postgresql://user:${DB_PASSWORD}@host:5432/db"))
+        evidence.require(no_database_section(runbook.name))
         return
     database = runbook.database
     evidence.require(run(lambda: check(database.dsn, database.require_ssl), within))

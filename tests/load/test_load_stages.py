@@ -12,7 +12,8 @@ import pytest
 
 from releasegate.checks.result import Outcome
 from releasegate.checks.runbook.model import LoadProfile
-from releasegate.load.runner import StageRecord, percentile, run_load, stage_figures
+from releasegate.load.runner import run_load
+from releasegate.load.stats import StageRecord, percentile, stage_figures
 from tests.slo_support.fake_service import FakeService
 from tests.slo_support.servers import NginxServer
 

@@ -21,6 +21,7 @@ from filelock import FileLock
 from releasegate.checks.database.backup import BackupRecord
 from releasegate.checks.database.fingerprint import Fingerprint
 from releasegate.checks.database.migrations import MigrationRun
+from releasegate.checks.run.journal import Journal
 
 DEFAULT_NAME = "database-state.json"
 
@@ -77,6 +78,13 @@ class DatabaseState:
 
 def state_path(journal_dir: Path, run_id: str | None) -> Path:
     return journal_dir / (f"{run_id}.database.json" if run_id else DEFAULT_NAME)
+
+
+def state_file_for(journal: Journal | None, default_dir: Path) -> Path:
+    """The run's state file: beside its journal, else ``database-state.json`` in ``default_dir``."""
+    if journal is not None:
+        return state_path(journal.path.parent, journal.run_id)
+    return state_path(default_dir, None)
 
 
 def load_state(path: Path) -> DatabaseState:

@@ -1,22 +1,21 @@
-"""Reading SLO phrases: "the error rate of "demo-api" stays below 1% for 2 minutes, sampled every 10 seconds".
+"""The grammar of the SLO step phrases: what "the error rate of "demo-api" stays below 1% for 2 minutes,
+sampled every 10 seconds" asks for, as an ``Ask``.
 
-``slo_phrase()`` is a pytest-bdd parser that hands the step one argument, ``ask``
-(``checks.slo.Ask``); its readable ``name`` is what --list-steps and the README show.
+Three families: a threshold ("the p95 latency of "X" is below 500 ms"), a comparison with the
+previous version or the recorded baseline ("... is within 10% of version "1.0.0""), and alerts
+("no alert is firing for "X""); each may be prefixed with ``while the load profile "NAME" runs, ``.
+Plain Python: the pytest-bdd parser (``steps._phrases.slo_phrase``) calls ``read``.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-from pytest_bdd import parsers
-
-from releasegate.checks.errors import ConfigError
-from releasegate.checks.result import CheckResult
-from releasegate.checks.runbook.model import Runbook
-from releasegate.checks.slo import metrics as slo
 from releasegate.checks.slo.analysis import Condition
-from releasegate.checks.slo.metrics import Ask
+
+Family = Literal["threshold", "comparison", "alerts"]
 
 _NUMBER = r"\d+(?:\.\d+)?"
 _MEASURE = r"(?P<measure>error rate|success rate|availability|request rate|p(?P<q>\d{1,2}(?:\.\d+)?) latency)"
@@ -24,14 +23,15 @@ _SUBJECT = r'(?P<subject>"[^"]+"|version "[^"]+"(?: of "[^"]+")?|"[^"]+" version
 _RELATION = r"(?P<relation>(?:stays|is) (?:below|under|above|at least|at most))"
 _UNIT = r"(?P<unit>%|ms|milliseconds?|s|seconds?|requests per second|requests/s|per second|/s|rps)?"
 _OPTIONS = r"(?P<options>(?:,? .*)?)"
-_LOAD = r'(?:while the load profile "(?P<load>[^"]+)" runs, )'
+_LOAD = re.compile(r'(?:while the load profile "(?P<load>[^"]+)" runs, )')
 _TIME = rf"(?P<n>{_NUMBER})\s*(?P<unit>seconds?|minutes?|s|m)"
+# each option of a phrase sets one field of checks.slo.timing.Timing
 _OPTION_PATTERNS = {
-    "for": re.compile(rf"for {_TIME}"),
-    "every": re.compile(rf"sampled every {_TIME}"),
-    "after": re.compile(rf"after {_TIME}"),
-    "tolerating": re.compile(r"tolerating (?P<n>\d+) failures?"),
-    "consecutive": re.compile(r"(?:with|until) (?P<n>\d+) consecutive successes"),
+    "duration_s": re.compile(rf"for {_TIME}"),
+    "interval_s": re.compile(rf"sampled every {_TIME}"),
+    "initial_delay_s": re.compile(rf"after {_TIME}"),
+    "failure_limit": re.compile(r"tolerating (?P<n>\d+) failures?"),
+    "consecutive_successes": re.compile(r"(?:with|until) (?P<n>\d+) consecutive successes"),
     "dry_run": re.compile(r"(?:as a dry run|in dry-run mode|\(dry run\))"),
 }
 _THRESHOLD = re.compile(rf"^the {_MEASURE} of {_SUBJECT} {_RELATION} (?P<amount>{_NUMBER})\s*{_UNIT}{_OPTIONS}$")
@@ -55,68 +55,76 @@ COMPARISON_NAME = (
     ' <stays|is> within N% of <version "OLD"|the recorded baseline> [options as above]'
 )
 ALERTS_NAME = 'no alert is firing [for "SERVICE"] [for N seconds][, sampled every N seconds]'
+UNDER_LOAD_PREFIX = 'while the load profile "NAME" runs, '
+NAMES: dict[Family, str] = {"threshold": THRESHOLD_NAME, "comparison": COMPARISON_NAME, "alerts": ALERTS_NAME}
 
 
-class slo_phrase(parsers.StepParser):
-    """One of the SLO phrase families ("threshold", "comparison", "alerts"), optionally under a load profile."""
+@dataclass(frozen=True)
+class Ask:
+    """One SLO measurement as a step phrase asks for it; what it leaves unsaid comes from the runbook's slo section.
 
-    def __init__(self, family: str, *, under_load: bool = False) -> None:
-        self.family = family
-        self.under_load = under_load
-        name = {"threshold": THRESHOLD_NAME, "comparison": COMPARISON_NAME, "alerts": ALERTS_NAME}[family]
-        super().__init__('while the load profile "NAME" runs, ' + name if under_load else name)
+    ``condition`` judges the value; for a comparison, ``tolerance`` with ``baseline_version``
+    (the previous version's live figures) or ``recorded`` (the runbook's slo.baseline figure).
+    ``hold`` says whether the phrase asks that the value *stays* so (measured for a duration)
+    or *is* so (measured once). ``timing`` holds the ``Timing`` fields the phrase sets.
+    """
 
-    def parse_arguments(self, name: str) -> dict[str, Any] | None:
-        load = None
-        if self.under_load:
-            match = re.match(_LOAD, name)
-            if match is None:
-                return None
-            load, name = match.group("load"), name[match.end():]
-        ask = read(self.family, name)
-        if ask is None:
-            return None
-        return {"ask": ask, "load": load} if self.under_load else {"ask": ask}
-
-    def is_matching(self, name: str) -> bool:
-        return self.parse_arguments(name) is not None
+    kind: str
+    service: str | None = None
+    version: str | None = None
+    condition: Condition | None = None
+    quantile: float | None = None
+    hold: bool = True
+    timing: dict[str, Any] = field(default_factory=dict)
+    tolerance: float | None = None
+    baseline_version: str | None = None
+    recorded: bool = False
 
 
-def read(family: str, text: str) -> Ask | None:
+def read(family: Family, text: str) -> Ask | None:
     """The Ask a phrase of one family means, or None when the phrase is not of that family."""
     if family == "threshold":
         match = _THRESHOLD.match(text)
         if match is None:
             return None
         kind, quantile = _kind(match)
-        options = _options(match.group("options"))
-        if options is None:
+        timing = _timing(match.group("options"))
+        if timing is None:
             return None
         amount = _amount(kind, float(match.group("amount")), match.group("unit") or "")
         if amount is None:
             return None
         verb, _, direction = match.group("relation").partition(" ")
         service, version = _subject(match.group("subject"))
-        return Ask(kind, service, version, Condition(_OPS[direction], amount), quantile,
-                   hold=verb == "stays", **options)
+        return Ask(kind, service, version, Condition(_OPS[direction], amount), quantile, hold=verb == "stays",
+                   timing=timing)
     if family == "comparison":
         match = _COMPARISON.match(text)
         if match is None:
             return None
         kind, quantile = _kind(match)
-        options = _options(match.group("options"))
-        if options is None:
+        timing = _timing(match.group("options"))
+        if timing is None:
             return None
         service, version = _subject(match.group("subject"))
-        return Ask(kind, service, version, None, quantile, hold=True, tolerance=float(match.group("tolerance")) / 100,
-                   baseline_version=match.group("baseline"), recorded=match.group("baseline") is None, **options)
+        return Ask(kind, service, version, None, quantile, hold=True, timing=timing,
+                   tolerance=float(match.group("tolerance")) / 100, baseline_version=match.group("baseline"),
+                   recorded=match.group("baseline") is None)
     match = _ALERTS.match(text)
     if match is None:
         return None
-    options = _options(match.group("options"))
-    if options is None:
+    timing = _timing(match.group("options"))
+    if timing is None:
         return None
-    return Ask("alerts", match.group("service"), None, Condition("==", 0), hold="duration_s" in options, **options)
+    return Ask("alerts", match.group("service"), None, Condition("==", 0), hold="duration_s" in timing, timing=timing)
+
+
+def split_under_load(text: str) -> tuple[str, str] | None:
+    """(load profile, rest of the phrase) of ``while the load profile "NAME" runs, ...``; None without the prefix."""
+    match = _LOAD.match(text)
+    if match is None:
+        return None
+    return match.group("load"), text[match.end():]
 
 
 def _kind(match: re.Match[str]) -> tuple[str, float | None]:
@@ -145,43 +153,26 @@ def _amount(kind: str, value: float, unit: str) -> float | None:
     return value if unit in ("", "per second", "requests per second", "requests/s", "/s", "rps") else None
 
 
-def _seconds(match: re.Match[str]) -> float:
-    value = float(match.group("n"))
-    return value * 60 if match.group("unit").startswith("m") else value
+def _value(field_name: str, match: re.Match[str]) -> float | int | bool:
+    if field_name == "dry_run":
+        return True
+    if field_name in ("failure_limit", "consecutive_successes"):
+        return int(match.group("n"))
+    seconds = float(match.group("n"))
+    return seconds * 60 if match.group("unit").startswith("m") else seconds
 
 
-def _options(text: str) -> dict[str, Any] | None:
-    """Keyword arguments of Ask from ", sampled every 10 seconds, tolerating 1 failure"; None if a part is unknown."""
+def _timing(text: str) -> dict[str, Any] | None:
+    """The Timing fields of ", sampled every 10 seconds, tolerating 1 failure"; None if a part is unknown."""
     found: dict[str, Any] = {}
     for part in (p.strip() for p in re.split(r",\s*|\s+(?=for \d)|\s+(?=\(dry run\))", text)):
         if not part:
             continue
-        for key, pattern in _OPTION_PATTERNS.items():
+        for field_name, pattern in _OPTION_PATTERNS.items():
             match = pattern.fullmatch(part)
-            if match is None:
-                continue
-            if key == "for":
-                found["duration_s"] = _seconds(match)
-            elif key == "every":
-                found["interval_s"] = _seconds(match)
-            elif key == "after":
-                found["initial_delay_s"] = _seconds(match)
-            elif key == "tolerating":
-                found["failure_limit"] = int(match.group("n"))
-            elif key == "consecutive":
-                found["consecutive_successes"] = int(match.group("n"))
-            else:
-                found["dry_run"] = True
-            break
+            if match is not None:
+                found[field_name] = _value(field_name, match)
+                break
         else:
             return None
     return found
-
-
-def measure(runbook: Runbook, ask: Ask, name: str) -> CheckResult:
-    """Run the analysis a phrase asks for; a phrase the runbook cannot serve is INCONCLUSIVE with the fix."""
-    try:
-        metric = slo.metric_for(runbook, ask)
-    except ConfigError as exc:
-        return CheckResult.unknown(name, str(exc))
-    return slo.run(runbook, [metric], metric.name)
