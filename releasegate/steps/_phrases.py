@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pytest_bdd import parsers
 
@@ -23,6 +23,8 @@ from releasegate.checks._support.retry import within as retry_within
 from releasegate.checks.result import CheckResult
 from releasegate.checks.runbook.model import Runbook
 from releasegate.checks.slo import phrases
+
+T = TypeVar("T")
 
 WITHIN_SUFFIX = " [within N seconds]"
 _WITHIN = re.compile(r"^(?P<body>.*) within (?P<seconds>\d+(?:\.\d+)?) seconds?$")
@@ -90,6 +92,13 @@ def run(check: Callable[[], CheckResult], within: float | None) -> CheckResult:
     if within is None:
         return check()
     return retry_within(check, within, retry_interval(within))
+
+
+def run_on(resolved: T | CheckResult, check: Callable[[T], CheckResult], within: float | None) -> CheckResult:
+    """``check`` on what a name in the phrase resolved to (a URL, a host); the resolution's result if it failed."""
+    if isinstance(resolved, CheckResult):
+        return resolved
+    return run(lambda: check(resolved), within)
 
 
 def split_list(text: str) -> list[str]:

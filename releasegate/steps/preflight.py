@@ -20,7 +20,7 @@ from releasegate.checks.result import CheckResult, combine
 from releasegate.checks.runbook.model import Runbook
 from releasegate.plugins.environment import RUNBOOK_KEY
 from releasegate.plugins.evidence import Evidence
-from releasegate.steps._phrases import project_path, run, split_list, unknown_name, within_phrase
+from releasegate.steps._phrases import project_path, run, run_on, split_list, unknown_name, within_phrase
 
 ENV = 'the environment variable "{name}"'
 
@@ -181,11 +181,8 @@ def tool_installed_on_host(
     within: float | None = None,
 ) -> None:
     """The same, on a host named in the runbook's targets or by a testinfra spec (ssh://, docker://)."""
-    spec = _host_spec(runbook, host_name)
-    if isinstance(spec, CheckResult):
-        evidence.require(spec)
-        return
-    evidence.require(run(lambda: _tool(tool, minimum, host.runner_for(spec)), within))
+    evidence.require(run_on(_host_spec(runbook, host_name), lambda spec: _tool(tool, minimum, host.runner_for(spec)),
+                            within))
 
 
 # --- host resources ------------------------------------------------------------------------------
@@ -213,11 +210,7 @@ def _on_host(
     runbook: Runbook, host_name: str | None, measure: Callable[[str], CheckResult], within: float | None,
     evidence: Evidence,
 ) -> None:
-    spec = _host_spec(runbook, host_name)
-    if isinstance(spec, CheckResult):
-        evidence.require(spec)
-        return
-    evidence.require(run(lambda: measure(spec), within))
+    evidence.require(run_on(_host_spec(runbook, host_name), measure, within))
 
 
 @step(within_phrase("the host has at least {count:d} CPU cores"))

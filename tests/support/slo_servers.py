@@ -30,6 +30,17 @@ def free_port(ports: range) -> int:
     raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1}")
 
 
+def stop(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM to the server's process group, SIGKILL after 10 s."""
+    if process is not None and process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
 class PortTaken(RuntimeError):
     pass
 
@@ -108,13 +119,7 @@ class PrometheusServer:
         raise RuntimeError("prometheus did not become ready")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop(self.process)
 
     def wait_for_series(self, promql: str, timeout_s: float = 20) -> None:
         deadline = time.monotonic() + timeout_s
@@ -207,10 +212,4 @@ class NginxServer:
         raise RuntimeError(f"nginx did not start: {(self.workdir / 'logs/error.log').read_text()[-2000:]}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop(self.process)

@@ -40,6 +40,7 @@ _COMPARISON = re.compile(
     rf'(?:version "(?P<baseline>[^"]+)"|the recorded baseline){_OPTIONS}$'
 )
 _ALERTS = re.compile(rf'^no alert is firing(?: for "(?P<service>[^"]+)"){{0,1}}{_OPTIONS}$')
+_PATTERNS: dict[Family, re.Pattern[str]] = {"threshold": _THRESHOLD, "comparison": _COMPARISON, "alerts": _ALERTS}
 _KINDS = {"error rate": "error_rate", "success rate": "success_rate", "availability": "success_rate",
           "request rate": "request_rate"}
 _OPS = {"below": "<", "under": "<", "above": ">", "at least": ">=", "at most": "<="}
@@ -83,40 +84,25 @@ class Ask:
 
 def read(family: Family, text: str) -> Ask | None:
     """The Ask a phrase of one family means, or None when the phrase is not of that family."""
-    if family == "threshold":
-        match = _THRESHOLD.match(text)
-        if match is None:
-            return None
-        kind, quantile = _kind(match)
-        timing = _timing(match.group("options"))
-        if timing is None:
-            return None
-        amount = _amount(kind, float(match.group("amount")), match.group("unit") or "")
-        if amount is None:
-            return None
-        verb, _, direction = match.group("relation").partition(" ")
-        service, version = _subject(match.group("subject"))
-        return Ask(kind, service, version, Condition(_OPS[direction], amount), quantile, hold=verb == "stays",
+    match = _PATTERNS[family].match(text)
+    timing = _timing(match.group("options")) if match is not None else None
+    if match is None or timing is None:
+        return None
+    if family == "alerts":
+        return Ask("alerts", match.group("service"), None, Condition("==", 0), hold="duration_s" in timing,
                    timing=timing)
+    kind, quantile = _kind(match)
+    service, version = _subject(match.group("subject"))
     if family == "comparison":
-        match = _COMPARISON.match(text)
-        if match is None:
-            return None
-        kind, quantile = _kind(match)
-        timing = _timing(match.group("options"))
-        if timing is None:
-            return None
-        service, version = _subject(match.group("subject"))
         return Ask(kind, service, version, None, quantile, hold=True, timing=timing,
                    tolerance=float(match.group("tolerance")) / 100, baseline_version=match.group("baseline"),
                    recorded=match.group("baseline") is None)
-    match = _ALERTS.match(text)
-    if match is None:
+    amount = _amount(kind, float(match.group("amount")), match.group("unit") or "")
+    if amount is None:
         return None
-    timing = _timing(match.group("options"))
-    if timing is None:
-        return None
-    return Ask("alerts", match.group("service"), None, Condition("==", 0), hold="duration_s" in timing, timing=timing)
+    verb, _, direction = match.group("relation").partition(" ")
+    return Ask(kind, service, version, Condition(_OPS[direction], amount), quantile, hold=verb == "stays",
+               timing=timing)
 
 
 def split_under_load(text: str) -> tuple[str, str] | None:

@@ -11,6 +11,7 @@ from releasegate.checks.runbook.model import Runbook, load_runbook
 from releasegate.checks.slo import metrics as slo
 from releasegate.checks.slo.analysis import Condition
 from releasegate.checks.slo.phrases import read
+from releasegate.checks.slo.timing import Timing
 from releasegate.steps._phrases import slo_phrase
 
 
@@ -98,3 +99,17 @@ def test_no_prometheus_section_is_inconclusive() -> None:
     book = Runbook.model_validate({"name": "t"})
     result = slo.run(book, [slo.builtin("error_rate", slo.Schema(), "x", success=Condition("<", 0.01))], "x")
     assert result.inconclusive and "prometheus.url" in result.detail
+
+
+def test_every_phrase_option_sets_a_timing_field_and_a_load_sets_the_rest() -> None:
+    ask = read("threshold", 'the error rate of "demo-api" stays below 1% for 30 seconds, sampled every 2 seconds,'
+                            " tolerating 1 failure, after 5 seconds, with 2 consecutive successes, as a dry run")
+    assert ask is not None
+    timing = Timing().with_(**ask.timing)
+    assert (timing.duration_s, timing.interval_s, timing.failure_limit, timing.initial_delay_s,
+            timing.consecutive_successes, timing.dry_run) == (30, 2, 1, 5, 2, True)
+    plain = read("threshold", 'the error rate of "demo-api" stays below 1%')
+    assert plain is not None
+    # under a 20 s load: after two scrapes of its traffic (scrape interval 1 s), for the rest of the load
+    assert slo.during_load(runbook(), plain, 20).timing == {"initial_delay_s": 4, "duration_s": 16}
+    assert slo.during_load(runbook(), ask, 20).timing == ask.timing
