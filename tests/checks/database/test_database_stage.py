@@ -4,20 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from releasegate.checks.database.stage import DatabaseStage
 from releasegate.checks.result import CheckResult
+from releasegate.checks.run.journal import Journal
 from releasegate.checks.runbook.model import Database
-from releasegate.plugins.rollback import StageRecorder
 
 DSN = "postgresql://app@127.0.0.1:9/none"
 
 
+class Undos:
+    """A run without a journal file: what the stage records (the plugins' recorder does the same and more)."""
+
+    journal: Journal | None = None
+
+    def __init__(self) -> None:
+        self.recorded: list[tuple[str, str | None]] = []
+
+    def stage_completed(self, action: str, params: dict[str, Any], *, stage: str | None = None) -> None:
+        self.recorded.append((action, stage))
+
+
 def stage(tmp_path: Path, database: Database | None = None) -> DatabaseStage:
-    return DatabaseStage("local", database, tmp_path, tmp_path / "journal" / "database-state.json",
-                         StageRecorder(None, None))
+    return DatabaseStage("local", database, tmp_path, tmp_path / "journal" / "database-state.json", Undos())
 
 
 @pytest.mark.parametrize("step", [
@@ -62,7 +74,7 @@ def test_a_pool_size_variable_must_be_an_integer(tmp_path: Path) -> None:
 
 
 def test_a_migration_that_cannot_read_the_version_is_a_failure_and_records_no_undo(tmp_path: Path) -> None:
-    recorder = StageRecorder(None, None)
+    recorder = Undos()
     unreachable = DatabaseStage("local", Database(dsn=DSN), tmp_path, tmp_path / "state.json", recorder)
     result = unreachable.migrate()
     assert result.failed and result.name == "migrations applied to head" and "unreachable" in result.detail
