@@ -23,13 +23,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the test helpers: support.*
+
+from support.fake_service import FakeService  # noqa: E402
+from support.slo_servers import PrometheusServer  # noqa: E402
 
 from releasegate.checks import slo  # noqa: E402
 from releasegate.checks.result import Outcome  # noqa: E402
 from releasegate.checks.slo.analysis import Condition, analyse  # noqa: E402
 from releasegate.checks.slo.prometheus import PrometheusClient  # noqa: E402
-from tests.slo_support.fake_service import FakeService  # noqa: E402
-from tests.slo_support.servers import PrometheusServer  # noqa: E402
 
 SCRAPE_S = 1.0
 

@@ -25,10 +25,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the test helpers: support.*
+
+from support.slo_servers import NginxServer  # noqa: E402
 
 from releasegate.checks.runbook.model import LoadProfile  # noqa: E402
 from releasegate.load.runner import LoadRun  # noqa: E402
-from tests.slo_support.servers import NginxServer  # noqa: E402
 
 
 def rate(stats_json: Path) -> tuple[float, int]:

@@ -1,1 +1,26 @@
-"""Locust users and stage shapes; run out of process (importing locust patches with gevent)."""
+"""Load stages with Locust, run out of process (importing locust patches the process with gevent).
+
+- ``locustfile``: the Locust users and ``LoadTestShape`` stages, loaded only by Locust itself;
+- ``stats``: what one stage did and its thresholds, the contract between the locustfile and the runner;
+- ``runner``: starts Locust (one process, or a master and workers), judges every stage;
+- ``under_load``: an SLO analysis measured while a load profile runs.
+"""
+
+from releasegate.load.runner import LoadResult, LoadRun, profile_for, report_dir, run_load, run_profile, start_profile
+from releasegate.load.stats import StageRecord, breaches, percentile, stage_figures
+from releasegate.load.under_load import measure_under_load
+
+__all__ = [
+    "LoadResult",
+    "LoadRun",
+    "StageRecord",
+    "breaches",
+    "measure_under_load",
+    "percentile",
+    "profile_for",
+    "report_dir",
+    "run_load",
+    "run_profile",
+    "stage_figures",
+    "start_profile",
+]

@@ -1,6 +1,6 @@
-"""Locust users and stages built from a runbook load profile (run by checks/load.py, never imported by pytest).
+"""Locust users and stages built from a runbook load profile (run by load/runner.py, never imported by pytest).
 
-The profile is a JSON file named by RELEASEGATE_LOAD_PROFILE (written by ``checks.load``):
+The profile is a JSON file named by RELEASEGATE_LOAD_PROFILE (written by ``load.runner``):
 
     {"host": "...", "user_class": "fast"|"http", "wait_min_s": 0, "wait_max_s": 0,
      "endpoints": [{"path", "method", "weight", "name", "json_body"}],
@@ -11,7 +11,7 @@ The profile is a JSON file named by RELEASEGATE_LOAD_PROFILE (written by ``check
 The master (or the single local runner) watches the statistics of the current stage every half
 second; once ``grace_s`` of a stage has gone by, a breached failure-ratio or p95 threshold stops
 the run and the reason is written to ``stages_out`` with each stage's counts and response-time
-histogram, which ``checks.load`` turns into the verdict.
+histogram (``load.stats``), which ``load.runner`` turns into the verdict.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,10 @@ import gevent
 import locust.runners
 from locust import FastHttpUser, HttpUser, LoadTestShape, between, constant, events
 from locust.env import Environment
+from locust.event import EventHook
 from locust.runners import WorkerRunner
 
-from releasegate.load.runner import StageRecord, breaches, stage_figures
+from releasegate.load.stats import StageRecord, breaches, stage_figures
 
 # Workers report to the master every 3 s by default; a stage of 10 s needs finer counts.
 locust.runners.WORKER_REPORT_INTERVAL = 1.0
@@ -73,7 +75,7 @@ class ProfileStages(LoadTestShape):
     """The runbook's stages, one after the other; None (stop) after the last."""
 
     def tick(self) -> tuple[int, float] | None:
-        run_time = self.get_run_time()
+        run_time = float(self.get_run_time())  # type: ignore[no-untyped-call]  # not annotated in Locust
         for stage, end in zip(STAGES, ENDS, strict=True):
             if run_time < end:
                 return int(stage["users"]), float(stage["spawn_rate"])
@@ -179,7 +181,10 @@ class StageWatch:
 _watch: StageWatch | None = None
 
 
-@events.test_start.add_listener
+def _on(hook: EventHook, listener: Callable[..., None]) -> None:
+    hook.add_listener(listener)  # type: ignore[no-untyped-call]  # EventHook is not annotated in Locust
+
+
 def _start_watch(environment: Environment, **_: Any) -> None:
     global _watch
     if isinstance(environment.runner, WorkerRunner) or _watch is not None:
@@ -191,13 +196,16 @@ def _start_watch(environment: Environment, **_: Any) -> None:
         Path(started_out).write_text(json.dumps({"started_at": time.time()}))
 
 
-@events.test_stop.add_listener
 def _final_snapshot(environment: Environment, **_: Any) -> None:
     if _watch is not None and _watch.current < len(STAGES) and not _watch.aborted:
         _watch.step(final=True)
 
 
-@events.quitting.add_listener
 def _exit_code(environment: Environment, **_: Any) -> None:
     if _watch is not None and _watch.aborted:
         environment.process_exit_code = 3
+
+
+_on(events.test_start, _start_watch)
+_on(events.test_stop, _final_snapshot)
+_on(events.quitting, _exit_code)

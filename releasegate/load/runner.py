@@ -4,12 +4,9 @@ Importing locust patches the whole process with gevent, so this module never doe
 the profile as JSON, starts ``python -m locust -f load/locustfile.py --headless`` (one process,
 or with ``workers: N`` a master and N worker processes on 127.0.0.1), and reads back what the
 run left: per-stage counts and response-time histograms (``stages.json``, written by the
-locustfile), Locust's JSON statistics, CSV files and HTML report.
-
-Per stage: the failure ratio and p95 cover the whole stage; the request rate covers the part of
-the stage after ``grace_s`` (the ramp-up is not held against it). The locustfile stops the run
-early when, after the grace delay, the failure ratio or the p95 of the current stage breaks its
-threshold.
+locustfile, see ``load.stats``), Locust's JSON statistics, CSV files and HTML report. The
+locustfile stops the run early when, after the grace delay, the failure ratio or the p95 of the
+current stage breaks its threshold.
 
 Remote workers: start ``RELEASEGATE_LOAD_PROFILE=profile.json python -m locust -f load/locustfile.py
 --worker --master-host MASTER`` on other machines with the same profile file (documented in
@@ -21,12 +18,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,88 +33,11 @@ from releasegate.checks._support.paths import PACKAGE_ROOT, REPO_ROOT
 from releasegate.checks.errors import ConfigError
 from releasegate.checks.result import CheckResult
 from releasegate.checks.runbook.model import LoadProfile, Runbook
+from releasegate.load.stats import StageRecord, breaches, stage_figures
 
 LOCUSTFILE = PACKAGE_ROOT / "load" / "locustfile.py"
 PROFILE_ENV = "RELEASEGATE_LOAD_PROFILE"
-MIN_REQUESTS_TO_ABORT = 20
 STARTUP_ALLOWANCE_S = 30.0
-
-
-@dataclass
-class StageRecord:
-    """What one stage did, as counted on the master (written by the locustfile)."""
-
-    index: int
-    users: int
-    planned_s: float
-    started_s: float
-    ended_s: float
-    steady_from_s: float
-    requests: int
-    failures: int
-    steady_requests: int
-    response_times_ms: dict[str, int] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> StageRecord:
-        return cls(**data)
-
-
-def percentile(histogram_ms: dict[str, int], q: float) -> float | None:
-    """The q-quantile (0..1) of a Locust response-time histogram {rounded ms: count}, as Locust computes it."""
-    buckets = sorted(((float(ms), count) for ms, count in histogram_ms.items()), reverse=True)
-    total = sum(count for _, count in buckets)
-    if not total:
-        return None
-    wanted = total - int(total * q)
-    seen = 0
-    for ms, count in buckets:
-        seen += count
-        if seen >= wanted:
-            return ms
-    return 0.0
-
-
-def stage_figures(record: StageRecord) -> dict[str, Any]:
-    steady_s = record.ended_s - record.steady_from_s
-    if steady_s <= 0:
-        steady_s, steady_requests = record.ended_s - record.started_s, record.requests
-    else:
-        steady_requests = record.steady_requests
-    return {
-        "stage": record.index + 1,
-        "users": record.users,
-        "duration_s": round(record.ended_s - record.started_s, 2),
-        "requests": record.requests,
-        "failures": record.failures,
-        "failure_ratio": record.failures / record.requests if record.requests else None,
-        "p95_ms": percentile(record.response_times_ms, 0.95),
-        "rps": steady_requests / steady_s if steady_s > 0 else None,
-    }
-
-
-def breaches(figures: dict[str, Any], thresholds: dict[str, Any], *, final: bool = True) -> list[str]:
-    """The thresholds a stage breaks; while running (``final=False``) only failure ratio and p95 count."""
-    found: list[str] = []
-    requests = figures["requests"]
-    if not final and requests < MIN_REQUESTS_TO_ABORT:
-        return found
-    ratio_max, p95_max, min_rps = thresholds.get("failure_ratio_max"), thresholds.get("p95_ms_max"), \
-        thresholds.get("min_rps")
-    stage = f"stage {figures['stage']}"
-    if ratio_max is not None and figures["failure_ratio"] is not None and figures["failure_ratio"] > ratio_max:
-        found.append(f"{stage}: failure ratio {figures['failure_ratio']:.2%} > {ratio_max:.2%}")
-    if p95_max is not None and figures["p95_ms"] is not None and figures["p95_ms"] > p95_max:
-        found.append(f"{stage}: p95 {figures['p95_ms']:g}ms > {p95_max:g}ms")
-    if final and min_rps is not None and (figures["rps"] or 0.0) < min_rps:
-        rps = figures["rps"] or 0.0
-        found.append(f"{stage}: {rps:.1f} requests/s < {min_rps:g}/s")
-    if final and requests == 0:
-        found.append(f"{stage}: no request was made")
-    return found
 
 
 @dataclass
@@ -315,6 +236,27 @@ def run_load(profile: LoadProfile, host: str, out_dir: Path, *, name: str = "loa
     return LoadRun(profile, host, out_dir, name=name).start().wait()
 
 
+def report_dir(root: Path, name: str) -> Path:
+    """Where one run of the profile ``name`` leaves its files: ``reports/load/<UTC stamp>-<name>`` under ``root``."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
+    return root / "reports" / "load" / f"{time.strftime('%Y%m%dT%H%M%S')}-{safe}"
+
+
+def start_profile(runbook: Runbook, name: str, out_dir: Path) -> LoadRun | CheckResult:
+    """Start the runbook's load profile ``name``; INCONCLUSIVE when the runbook does not define it fully."""
+    try:
+        profile, host = profile_for(runbook, name)
+    except ConfigError as exc:
+        return CheckResult.unknown(f'load profile "{name}"', str(exc))
+    return LoadRun(profile, host, out_dir, name=f'load profile "{name}"').start()
+
+
+def run_profile(runbook: Runbook, name: str, out_dir: Path) -> LoadResult | CheckResult:
+    """Run the runbook's load profile ``name`` to the end; the CheckResult says why it could not run."""
+    run = start_profile(runbook, name, out_dir)
+    return run if isinstance(run, CheckResult) else run.wait()
+
+
 def _expected(profile: LoadProfile) -> str:
     t = profile.thresholds
     parts = []
@@ -365,5 +307,4 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-__all__ = ["LoadResult", "LoadRun", "StageRecord", "breaches", "percentile", "profile_for", "run_load",
-           "stage_figures"]
+__all__ = ["LoadResult", "LoadRun", "profile_for", "report_dir", "run_load", "run_profile", "start_profile"]

@@ -1,8 +1,13 @@
-"""Shared pieces of the preflight and HTTP steps: the "within N seconds" suffix and name resolution.
+"""The pytest-bdd side of the step phrases, and what the steps share: project paths, lists, retries.
 
 ``within_phrase('...')`` is a pytest-bdd parser for a ``parse`` pattern that also accepts an
 optional trailing `` within N seconds``; the step then receives ``within`` (seconds, or None)
-and runs its check through ``checks.retry.within``.
+and runs its check through ``checks._support.retry.within``.
+
+``slo_phrase(family)`` parses the SLO phrases with the grammar of ``checks.slo.phrases``; the
+step receives ``ask`` (``checks.slo.phrases.Ask``), and ``load`` (a load profile's name) when
+the phrase begins with ``while the load profile "NAME" runs, ``. Its readable ``name`` is what
+--list-steps and the README show.
 """
 
 from __future__ import annotations
@@ -10,13 +15,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pytest_bdd import parsers
 
 from releasegate.checks._support.retry import within as retry_within
 from releasegate.checks.result import CheckResult
 from releasegate.checks.runbook.model import Runbook
+from releasegate.checks.slo import phrases
+
+T = TypeVar("T")
 
 WITHIN_SUFFIX = " [within N seconds]"
 _WITHIN = re.compile(r"^(?P<body>.*) within (?P<seconds>\d+(?:\.\d+)?) seconds?$")
@@ -49,6 +57,31 @@ class within_phrase(parsers.parse):
             return False
 
 
+class slo_phrase(parsers.StepParser):
+    """One of the SLO phrase families ("threshold", "comparison", "alerts"), optionally under a load profile."""
+
+    def __init__(self, family: phrases.Family, *, under_load: bool = False) -> None:
+        self.family: phrases.Family = family
+        self.under_load = under_load
+        name = phrases.NAMES[family]
+        super().__init__(phrases.UNDER_LOAD_PREFIX + name if under_load else name)
+
+    def parse_arguments(self, name: str) -> dict[str, Any] | None:
+        load = None
+        if self.under_load:
+            split = phrases.split_under_load(name)
+            if split is None:
+                return None
+            load, name = split
+        ask = phrases.read(self.family, name)
+        if ask is None:
+            return None
+        return {"ask": ask, "load": load} if self.under_load else {"ask": ask}
+
+    def is_matching(self, name: str) -> bool:
+        return self.parse_arguments(name) is not None
+
+
 def retry_interval(timeout_s: float) -> float:
     """Poll about twenty times within the timeout, between 0.2 s and 2 s apart."""
     return min(2.0, max(0.2, timeout_s / 20))
@@ -59,6 +92,13 @@ def run(check: Callable[[], CheckResult], within: float | None) -> CheckResult:
     if within is None:
         return check()
     return retry_within(check, within, retry_interval(within))
+
+
+def run_on(resolved: T | CheckResult, check: Callable[[T], CheckResult], within: float | None) -> CheckResult:
+    """``check`` on what a name in the phrase resolved to (a URL, a host); the resolution's result if it failed."""
+    if isinstance(resolved, CheckResult):
+        return resolved
+    return run(lambda: check(resolved), within)
 
 
 def split_list(text: str) -> list[str]:

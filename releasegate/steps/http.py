@@ -16,7 +16,7 @@ from releasegate.checks.preflight.envvars import Variables
 from releasegate.checks.result import CheckResult, combine
 from releasegate.checks.runbook.model import Runbook
 from releasegate.plugins.evidence import Evidence
-from releasegate.steps._phrases import is_url, run, split_list, unknown_name, within_phrase
+from releasegate.steps._phrases import is_url, run, run_on, split_list, unknown_name, within_phrase
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
@@ -36,11 +36,7 @@ def _resolve(runbook: Runbook, target: str, path: str | None, check: str) -> str
 
 def _require(evidence: Evidence, runbook: Runbook, target: str, path: str | None, check: str,
              make: Callable[[str], CheckResult], within: float | None) -> None:
-    url = _resolve(runbook, target, path, check)
-    if isinstance(url, CheckResult):
-        evidence.require(url)
-        return
-    evidence.require(run(lambda: make(url), within))
+    evidence.require(run_on(_resolve(runbook, target, path, check), make, within))
 
 
 @step(within_phrase('"{target}" answers {method} "{path}" with status {status:d}'))

@@ -12,8 +12,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 from pytest_bdd import parsers, step
 
@@ -25,7 +23,6 @@ from releasegate.checks.result import CheckResult
 from releasegate.checks.run import announce
 from releasegate.checks.runbook.model import Runbook
 from releasegate.checks.slo import monitoring
-from releasegate.checks.slo.prometheus import PrometheusClient
 from releasegate.plugins.collection import scenario_location
 from releasegate.plugins.evidence import Evidence
 from releasegate.plugins.safety import read_only
@@ -73,39 +70,26 @@ def team_notified_that(channel: str, message: str, runbook: Runbook, evidence: E
     _notify(channel, message, runbook, evidence, request)
 
 
-def _prometheus(runbook: Runbook, check: str, evidence: Evidence,
-                make: Callable[[PrometheusClient], CheckResult], within: float | None) -> None:
-    if runbook.prometheus is None:
-        evidence.require(CheckResult.unknown(check, f"runbook {runbook.name!r} has no prometheus section",
-                                             "a Prometheus to ask (prometheus.url)"))
-        return
-    settings = runbook.prometheus
-    with PrometheusClient(settings.url, settings.timeout_s) as client:
-        evidence.require(run(lambda: make(client), within))
-
-
 @step(within_phrase('the alert rules "{names}" are loaded'))
 @read_only
 def alert_rules_loaded(names: str, runbook: Runbook, evidence: Evidence, within: float | None = None) -> None:
     """Each alerting rule of a comma-separated list is loaded in the runbook's Prometheus."""
     wanted = split_list(names)
-    _prometheus(runbook, "alert rules loaded", evidence, lambda c: monitoring.alert_rules_loaded(c, wanted), within)
+    evidence.require(run(lambda: monitoring.check_alert_rules(runbook, wanted), within))
 
 
 @step(within_phrase('the alert rule "{name}" is loaded'))
 @read_only
 def alert_rule_loaded(name: str, runbook: Runbook, evidence: Evidence, within: float | None = None) -> None:
     """The alerting rule is loaded in the runbook's Prometheus."""
-    _prometheus(runbook, f"alert rule {name}", evidence, lambda c: monitoring.alert_rules_loaded(c, [name]), within)
+    evidence.require(run(lambda: monitoring.check_alert_rules(runbook, [name], f"alert rule {name}"), within))
 
 
 @step(within_phrase('Prometheus scrapes "{service}"'))
 @read_only
 def prometheus_scrapes(service: str, runbook: Runbook, evidence: Evidence, within: float | None = None) -> None:
     """At least one scrape target has the service's label (prometheus.service_label) and every one is up."""
-    label = runbook.prometheus.service_label if runbook.prometheus else "service"
-    _prometheus(runbook, f"Prometheus scrapes {service}", evidence,
-                lambda c: monitoring.service_scraped(c, service, label), within)
+    evidence.require(run(lambda: monitoring.check_service_scraped(runbook, service), within))
 
 
 @step(within_phrase('the metric "{metric}" of "{service}" is reported'))
@@ -113,9 +97,7 @@ def prometheus_scrapes(service: str, runbook: Runbook, evidence: Evidence, withi
 def metric_reported(metric: str, service: str, runbook: Runbook, evidence: Evidence,
                     within: float | None = None) -> None:
     """Prometheus holds at least one series of the metric for the service."""
-    label = runbook.prometheus.service_label if runbook.prometheus else "service"
-    _prometheus(runbook, f"{metric} of {service}", evidence,
-                lambda c: monitoring.metric_reported(c, metric, service, label), within)
+    evidence.require(run(lambda: monitoring.check_metric_reported(runbook, metric, service), within))
 
 
 @step(within_phrase('every container of "{service}" uses less than {mb:g} MB of memory'))

@@ -13,13 +13,14 @@ import pytest
 from pytest_bdd import given, parsers, step
 
 from releasegate.checks.database import server as postgres
+from releasegate.checks.database.stage import no_database_section
 from releasegate.checks.preflight import envvars, files, host, net, tools
 from releasegate.checks.preflight.envvars import Variables
 from releasegate.checks.result import CheckResult, combine
 from releasegate.checks.runbook.model import Runbook
 from releasegate.plugins.environment import RUNBOOK_KEY
 from releasegate.plugins.evidence import Evidence
-from releasegate.steps._phrases import project_path, run, split_list, unknown_name, within_phrase
+from releasegate.steps._phrases import project_path, run, run_on, split_list, unknown_name, within_phrase
 
 ENV = 'the environment variable "{name}"'
 
@@ -180,11 +181,8 @@ def tool_installed_on_host(
     within: float | None = None,
 ) -> None:
     """The same, on a host named in the runbook's targets or by a testinfra spec (ssh://, docker://)."""
-    spec = _host_spec(runbook, host_name)
-    if isinstance(spec, CheckResult):
-        evidence.require(spec)
-        return
-    evidence.require(run(lambda: _tool(tool, minimum, host.runner_for(spec)), within))
+    evidence.require(run_on(_host_spec(runbook, host_name), lambda spec: _tool(tool, minimum, host.runner_for(spec)),
+                            within))
 
 
 # --- host resources ------------------------------------------------------------------------------
@@ -212,11 +210,7 @@ def _on_host(
     runbook: Runbook, host_name: str | None, measure: Callable[[str], CheckResult], within: float | None,
     evidence: Evidence,
 ) -> None:
-    spec = _host_spec(runbook, host_name)
-    if isinstance(spec, CheckResult):
-        evidence.require(spec)
-        return
-    evidence.require(run(lambda: measure(spec), within))
+    evidence.require(run_on(_host_spec(runbook, host_name), measure, within))
 
 
 @step(within_phrase("the host has at least {count:d} CPU cores"))
@@ -327,8 +321,7 @@ def files_exist(paths: str, request: pytest.FixtureRequest, evidence: Evidence, 
 def _database(runbook: Runbook, check: Callable[[str, bool], CheckResult], within: float | None,
               evidence: Evidence) -> None:
     if runbook.database is None:
-        evidence.require(unknown_name("database", f"runbook {runbook.name!r} has no database section;"
-                                      " add database.dsn: postgresql://user:${DB_PASSWORD}@host:5432/db"))
+        evidence.require(no_database_section(runbook.name))
         return
     database = runbook.database
     evidence.require(run(lambda: check(database.dsn, database.require_ssl), within))

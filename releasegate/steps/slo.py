@@ -4,38 +4,32 @@ from __future__ import annotations
 
 from pytest_bdd import parsers, then
 
-from releasegate.checks.errors import ConfigError
-from releasegate.checks.result import CheckResult
 from releasegate.checks.runbook.model import Runbook
 from releasegate.checks.slo import metrics as slo
+from releasegate.checks.slo.phrases import Ask
 from releasegate.plugins.evidence import Evidence
-from releasegate.steps._slo_phrases import measure, slo_phrase
+from releasegate.steps._phrases import slo_phrase
 
 
 @then(slo_phrase("threshold"))
-def slo_threshold(ask: slo.Ask, runbook: Runbook, evidence: Evidence) -> None:
+def slo_threshold(ask: Ask, runbook: Runbook, evidence: Evidence) -> None:
     """Measure a built-in SLO (error rate, success rate, pNN latency, request rate) against a threshold."""
-    evidence.require(measure(runbook, ask, ask.kind))
+    evidence.require(slo.measure(runbook, ask, ask.kind))
 
 
 @then(slo_phrase("comparison"))
-def slo_comparison(ask: slo.Ask, runbook: Runbook, evidence: Evidence) -> None:
+def slo_comparison(ask: Ask, runbook: Runbook, evidence: Evidence) -> None:
     """Compare the new version with the previous version's live figures or the runbook's recorded baseline."""
-    evidence.require(measure(runbook, ask, f"{ask.kind} comparison"))
+    evidence.require(slo.measure(runbook, ask, f"{ask.kind} comparison"))
 
 
 @then(slo_phrase("alerts"))
-def no_alert_firing(ask: slo.Ask, runbook: Runbook, evidence: Evidence) -> None:
+def no_alert_firing(ask: Ask, runbook: Runbook, evidence: Evidence) -> None:
     """No ALERTS{alertstate="firing"} series (for the service's label, see prometheus.alert_service_label)."""
-    evidence.require(measure(runbook, ask, "alerts firing"))
+    evidence.require(slo.measure(runbook, ask, "alerts firing"))
 
 
 @then(parsers.parse('the SLO analysis of "{service}" passes'))
 def slo_analysis_passes(service: str, runbook: Runbook, evidence: Evidence) -> None:
     """The runbook's whole SLO analysis: error rate, latency, success rate, alerts, request rate and slo.metrics."""
-    try:
-        metrics = slo.runbook_metrics(runbook, service)
-    except ConfigError as exc:
-        evidence.require(CheckResult.unknown(f'SLO analysis of "{service}"', str(exc)))
-        return
-    evidence.require(slo.run(runbook, metrics, f'SLO analysis of "{service}"'))
+    evidence.require(slo.analyse_service(runbook, service))

@@ -1,30 +1,14 @@
-"""nginx (static content and an endpoint that always fails) and a slow fake service, for the load tests."""
+"""nginx (``support.slo_stack``), a slow fake service and a folder for each run's files, for the load tests."""
 
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from tests.slo_support.fake_service import FakeService
-from tests.slo_support.servers import NginxServer
-
-BASE = Path("/tmp/releasegate-slo")
-
-
-@pytest.fixture(scope="module")
-def nginx() -> Iterator[NginxServer]:
-    BASE.mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="nginx-", dir=BASE))
-    server = NginxServer(workdir).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+from support.fake_service import FakeService
+from support.slo_stack import nginx, workdir  # noqa: F401  (nginx: a fixture)
 
 
 @pytest.fixture
@@ -38,7 +22,6 @@ def slow_service() -> Iterator[FakeService]:
 
 @pytest.fixture
 def out_dir() -> Iterator[Path]:
-    BASE.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix="load-", dir=BASE))
+    path = workdir("load")
     yield path
     shutil.rmtree(path, ignore_errors=True)

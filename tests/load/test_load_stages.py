@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.fake_service import FakeService
+from support.slo_servers import NginxServer
 
 from releasegate.checks.result import Outcome
 from releasegate.checks.runbook.model import LoadProfile
-from releasegate.load.runner import StageRecord, percentile, run_load, stage_figures
-from tests.slo_support.fake_service import FakeService
-from tests.slo_support.servers import NginxServer
+from releasegate.load.runner import run_load
+from releasegate.load.stats import StageRecord, percentile, stage_figures
 
 
 def profile(**overrides: Any) -> LoadProfile:

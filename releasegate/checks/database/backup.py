@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from psycopg import sql
+
 from releasegate.checks.database import connection as dbconn
 from releasegate.checks.database import fingerprint
 from releasegate.checks.database import schema_version as schemaversion
@@ -234,7 +236,8 @@ def restore_backup(record: BackupRecord, dsn: str, *, step: str = "restore", tim
     conninfo, env = dbconn.client_args(dsn)
     with tempfile.TemporaryDirectory(prefix="releasegate-restore-") as folder:
         drops = Path(folder) / "drop-extra-tables.sql"
-        drops.write_text("".join(f"DROP TABLE IF EXISTS {dbconn.qualified(t)} CASCADE;\n" for t in extra),
+        drops.write_text("".join(sql.SQL("DROP TABLE IF EXISTS {} CASCADE;\n").format(dbconn.qualified(t)).as_string()
+                                 for t in extra),
                          encoding="utf-8")
         script = Path(folder) / "restore.sql"
         made = _run([dbconn.pg_binary("pg_restore"), "--clean", "--if-exists", f"--file={script}", record.path],

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from psycopg import sql
+
 from releasegate.checks import secrets
 from releasegate.checks.errors import CheckError
 
@@ -159,11 +161,6 @@ def _first_line(error: Exception | str) -> str:
     return ""
 
 
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def qualified(table: str) -> str:
-    """``schema.table`` (as fingerprints and backups name tables) quoted for SQL."""
-    schema, _, name = table.partition(".")
-    return f"{quote_ident(schema)}.{quote_ident(name)}" if name else quote_ident(schema)
+def qualified(table: str) -> sql.Identifier:
+    """``schema.table`` (as fingerprints and backups name tables) as an SQL identifier."""
+    return sql.Identifier(*table.split(".", 1))

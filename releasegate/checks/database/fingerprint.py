@@ -19,6 +19,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from psycopg import sql
+
 from releasegate.checks.database import connection as dbconn
 from releasegate.checks.result import CheckResult
 
@@ -90,16 +92,17 @@ def user_tables(conn: Any, *, exclude: tuple[str, ...] = BOOKKEEPING_TABLES) -> 
     return [f"{schema}.{name}" for schema, name in rows if name not in exclude]
 
 
-def key_expression(columns: list[str]) -> str:
+def key_expression(columns: list[str]) -> sql.Composable:
+    """The text of a row's key in a query over ``<table> t``: its primary key, else the whole row."""
     if not columns:
-        return "t::text"
+        return sql.SQL("t::text")
     if len(columns) == 1:
-        return f"t.{dbconn.quote_ident(columns[0])}::text"
-    return "row(" + ", ".join(f"t.{dbconn.quote_ident(c)}" for c in columns) + ")::text"
+        return sql.SQL("{}::text").format(sql.Identifier("t", columns[0]))
+    return sql.SQL("row({})::text").format(sql.SQL(", ").join(sql.Identifier("t", c) for c in columns))
 
 
 def primary_key(conn: Any, table: str) -> list[str]:
-    return [row[0] for row in conn.execute(_PRIMARY_KEY_SQL, (dbconn.qualified(table),)).fetchall()]
+    return [row[0] for row in conn.execute(_PRIMARY_KEY_SQL, (dbconn.qualified(table).as_string(),)).fetchall()]
 
 
 def fingerprint_in(conn: Any, database: str, *, max_keys: int = MAX_KEYS) -> Fingerprint:
@@ -109,13 +112,13 @@ def fingerprint_in(conn: Any, database: str, *, max_keys: int = MAX_KEYS) -> Fin
         columns = primary_key(conn, table)
         expression = key_expression(columns)
         source = dbconn.qualified(table)
-        rows, checksum = conn.execute(
-            f"SELECT count(*), md5(coalesce(string_agg(k, E'\\n' ORDER BY k COLLATE \"C\"), ''))"
-            f" FROM (SELECT {expression} AS k FROM {source} t) s"
+        rows, checksum = conn.execute(sql.SQL(
+            "SELECT count(*), md5(coalesce(string_agg(k, E'\\n' ORDER BY k COLLATE \"C\"), ''))"
+            " FROM (SELECT {} AS k FROM {} t) s").format(expression, source)
         ).fetchone()
         keys: list[str] | None = None
         if rows <= max_keys:
-            keys = sorted(row[0] for row in conn.execute(f"SELECT {expression} FROM {source} t"))
+            keys = sorted(row[0] for row in conn.execute(sql.SQL("SELECT {} FROM {} t").format(expression, source)))
         result.tables[table] = TableFingerprint(int(rows), str(checksum), columns, keys)
     return result
 
@@ -156,44 +159,34 @@ class TableDifference:
         return {"rows": self.count, "sample_keys": self.sample, "exact": self.exact}
 
 
-def rows_missing(before: Fingerprint, after: Fingerprint) -> dict[str, TableDifference]:
-    """Rows present in ``before`` and absent from ``after``, by table (a table gone entirely: all its rows)."""
+def rows_missing(before: Fingerprint, after: Fingerprint, *,
+                 sample: int | None = SAMPLE) -> dict[str, TableDifference]:
+    """Rows present in ``before`` and absent from ``after``, by table (a table gone entirely: all its rows).
+
+    Each difference keeps ``sample`` of the keys concerned (None: every one).
+    """
     missing: dict[str, TableDifference] = {}
     for table, old in before.tables.items():
         new = after.tables.get(table)
         if new is None:
             if old.rows:
-                missing[table] = TableDifference(old.rows, (old.keys or [])[:SAMPLE], old.keys is not None)
+                missing[table] = TableDifference(old.rows, (old.keys or [])[:sample], old.keys is not None)
             continue
         if old.checksum == new.checksum and old.rows == new.rows:
             continue
         if old.keys is not None and new.keys is not None and old.key == new.key:
             lost = Counter(old.keys) - Counter(new.keys)
             if lost:
-                missing[table] = TableDifference(sum(lost.values()), sorted(lost)[:SAMPLE], True)
+                missing[table] = TableDifference(sum(lost.values()), sorted(lost)[:sample], True)
         elif new.rows < old.rows:
             missing[table] = TableDifference(old.rows - new.rows, [], False)
     return missing
 
 
-def rows_added(before: Fingerprint, after: Fingerprint) -> dict[str, TableDifference]:
+def rows_added(before: Fingerprint, after: Fingerprint, *,
+               sample: int | None = SAMPLE) -> dict[str, TableDifference]:
     """Rows in ``after`` that ``before`` does not have (for a backup: the rows a restore would lose)."""
-    added: dict[str, TableDifference] = {}
-    for table, new in after.tables.items():
-        old = before.tables.get(table)
-        if old is None:
-            if new.rows:
-                added[table] = TableDifference(new.rows, (new.keys or [])[:SAMPLE], new.keys is not None)
-            continue
-        if old.checksum == new.checksum and old.rows == new.rows:
-            continue
-        if old.keys is not None and new.keys is not None and old.key == new.key:
-            extra = Counter(new.keys) - Counter(old.keys)
-            if extra:
-                added[table] = TableDifference(sum(extra.values()), sorted(extra)[:SAMPLE], True)
-        elif new.rows > old.rows:
-            added[table] = TableDifference(new.rows - old.rows, [], False)
-    return added
+    return rows_missing(after, before, sample=sample)
 
 
 def check_nothing_lost(before: Fingerprint, after: Fingerprint, *, name: str = "no data written before the release"

@@ -14,6 +14,8 @@ import secrets as random
 from collections.abc import Callable
 from typing import Any
 
+from psycopg import sql
+
 from releasegate.checks.database import connection as dbconn
 from releasegate.checks.database.fingerprint import user_tables
 from releasegate.checks.result import CheckResult
@@ -21,19 +23,25 @@ from releasegate.checks.result import CheckResult
 MAX_TABLES = 50
 
 
-def _attempt(conn: Any, sql: str) -> str:
-    """Run ``sql`` in a savepoint: "denied", "allowed" or "allowed (<what stopped it after the check>)"."""
+def _attempt(conn: Any, statement: sql.Composable) -> str:
+    """Run ``statement`` in a savepoint: "denied", "allowed" or "allowed (<what stopped it after the check>)"."""
     import psycopg
 
     try:
         with conn.transaction():
-            conn.execute(sql)
+            conn.execute(statement)
     except psycopg.errors.InsufficientPrivilege:
         return "denied"
     except psycopg.Error as exc:
         # the privilege check passed; a constraint, a lock or a dependency stopped it afterwards
         return f"allowed ({dbconn.reason(exc)})"
     return "allowed"
+
+
+def _create_probe(schema: str) -> sql.Composable:
+    """CREATE TABLE of a table no one else uses (the attempt is rolled back)."""
+    probe = sql.Identifier(schema, f"releasegate_probe_{random.token_hex(4)}")
+    return sql.SQL("CREATE TABLE {} (id integer)").format(probe)
 
 
 def _as_role(dsn: str, role: str | None, name: str, expected: str,
@@ -46,7 +54,7 @@ def _as_role(dsn: str, role: str | None, name: str, expected: str,
                 conn.execute("SET LOCAL lock_timeout = '2s'")
                 conn.execute("SET LOCAL statement_timeout = '20s'")
                 if role:
-                    conn.execute(f"SET LOCAL ROLE {dbconn.quote_ident(role)}")
+                    conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
                 who, superuser = conn.execute(
                     "SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
                 if superuser:
@@ -69,10 +77,9 @@ def check_cannot_create_or_drop(dsn: str, role: str | None = None, *, schema: st
 
     def work(conn: Any, who: str) -> CheckResult:
         tables = user_tables(conn, exclude=())[:MAX_TABLES]
-        probe = f"{dbconn.quote_ident(schema)}.releasegate_probe_{random.token_hex(4)}"
-        attempts = {f"CREATE TABLE {schema}.<probe>": _attempt(conn, f"CREATE TABLE {probe} (id integer)")}
+        attempts = {f"CREATE TABLE {schema}.<probe>": _attempt(conn, _create_probe(schema))}
         for table in tables:
-            attempts[f"DROP TABLE {table}"] = _attempt(conn, f"DROP TABLE {dbconn.qualified(table)}")
+            attempts[f"DROP TABLE {table}"] = _attempt(conn, sql.SQL("DROP TABLE {}").format(dbconn.qualified(table)))
         privileges = conn.execute("SELECT has_schema_privilege(current_user, %s, 'CREATE')", (schema,)).fetchone()
         allowed = [op for op, outcome in attempts.items() if outcome != "denied"]
         evidence = {"role": who, "attempts": attempts, "schema_create_privilege": bool(privileges[0]),
@@ -97,18 +104,17 @@ def check_read_only(dsn: str, role: str | None = None, *, schema: str = "public"
         tables = user_tables(conn, exclude=())[:MAX_TABLES]
         for table in tables:
             source = dbconn.qualified(table)
-            attempts[f"SELECT {table}"] = _attempt(conn, f"SELECT 1 FROM {source} LIMIT 1")
+            attempts[f"SELECT {table}"] = _attempt(conn, sql.SQL("SELECT 1 FROM {} LIMIT 1").format(source))
             column = conn.execute(
                 "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped"
-                " ORDER BY attnum LIMIT 1", (source,)).fetchone()
-            attempts[f"INSERT {table}"] = _attempt(conn, f"INSERT INTO {source} DEFAULT VALUES")
+                " ORDER BY attnum LIMIT 1", (source.as_string(),)).fetchone()
+            attempts[f"INSERT {table}"] = _attempt(conn, sql.SQL("INSERT INTO {} DEFAULT VALUES").format(source))
             if column is not None:
-                col = dbconn.quote_ident(column[0])
-                attempts[f"UPDATE {table}"] = _attempt(conn, f"UPDATE {source} SET {col} = {col} WHERE false")
-            attempts[f"DELETE {table}"] = _attempt(conn, f"DELETE FROM {source} WHERE false")
-            attempts[f"TRUNCATE {table}"] = _attempt(conn, f"TRUNCATE {source}")
-        probe = f"{dbconn.quote_ident(schema)}.releasegate_probe_{random.token_hex(4)}"
-        attempts[f"CREATE TABLE {schema}.<probe>"] = _attempt(conn, f"CREATE TABLE {probe} (id integer)")
+                attempts[f"UPDATE {table}"] = _attempt(conn, sql.SQL("UPDATE {} SET {col} = {col} WHERE false").format(
+                    source, col=sql.Identifier(column[0])))
+            attempts[f"DELETE {table}"] = _attempt(conn, sql.SQL("DELETE FROM {} WHERE false").format(source))
+            attempts[f"TRUNCATE {table}"] = _attempt(conn, sql.SQL("TRUNCATE {}").format(source))
+        attempts[f"CREATE TABLE {schema}.<probe>"] = _attempt(conn, _create_probe(schema))
         cannot_select = [op for op, outcome in attempts.items() if op.startswith("SELECT") and outcome != "allowed"]
         may_write = [op for op, outcome in attempts.items() if not op.startswith("SELECT") and outcome != "denied"]
         evidence = {"role": who, "attempts": attempts,

@@ -23,11 +23,12 @@ the runbook when the action runs).
 from __future__ import annotations
 
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+
+from psycopg import sql
 
 from releasegate.checks.database import connection as dbconn
 from releasegate.checks.database import fingerprint, migrations
@@ -112,15 +113,8 @@ def downgrade_to_recorded(dsn: str, settings: MigrationSettings, state: Database
 
 def added_keys(before: Fingerprint, after: Fingerprint) -> dict[str, list[str]]:
     """Keys in ``after`` absent from ``before``, by table, where both kept their keys."""
-    found: dict[str, list[str]] = {}
-    for table, new in after.tables.items():
-        old = before.tables.get(table)
-        if new.keys is None or (old is not None and (old.keys is None or old.key != new.key)):
-            continue
-        extra = Counter(new.keys) - (Counter(old.keys) if old is not None and old.keys is not None else Counter())
-        if extra:
-            found[table] = sorted(extra)
-    return found
+    return {table: difference.sample for table, difference in fingerprint.rows_added(before, after, sample=None).items()
+            if difference.exact}
 
 
 def save_rows(dsn: str, current: Fingerprint, keys: dict[str, list[str]], folder: Path) -> dict[str, str]:
@@ -132,9 +126,9 @@ def save_rows(dsn: str, current: Fingerprint, keys: dict[str, list[str]], folder
         for table, wanted in keys.items():
             expression = fingerprint.key_expression(current.tables[table].key)
             path = folder / f"{table}.csv"
-            with path.open("wb") as out, cursor.copy(
-                f"COPY (SELECT * FROM {dbconn.qualified(table)} t WHERE {expression} = ANY(%s))"
-                " TO STDOUT (FORMAT csv, HEADER)", (wanted,)) as copy:
+            statement = sql.SQL("COPY (SELECT * FROM {} t WHERE {} = ANY(%s)) TO STDOUT (FORMAT csv, HEADER)")
+            with path.open("wb") as out, cursor.copy(statement.format(dbconn.qualified(table), expression),
+                                                     (wanted,)) as copy:
                 for chunk in copy:
                     out.write(bytes(chunk))
             written[table] = str(path)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from psycopg import sql
+
 Tool = Literal["alembic", "sql"]
 
 SQL_TABLE = "schema_migrations"
@@ -19,7 +21,7 @@ def read_version(conn: Any, tool: Tool | None = None) -> str | None:
         rows = conn.execute("SELECT version_num FROM alembic_version ORDER BY 1").fetchall()
         return ",".join(str(r[0]) for r in rows) or None
     if tool in (None, "sql") and _exists(conn, SQL_TABLE):
-        row = conn.execute(f"SELECT max(version) FROM {SQL_TABLE}").fetchone()
+        row = conn.execute(sql.SQL("SELECT max(version) FROM {}").format(sql.Identifier(SQL_TABLE))).fetchone()
         return str(row[0]) if row and row[0] is not None else None
     return None
 

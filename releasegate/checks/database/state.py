@@ -4,23 +4,24 @@ the verified backup, the data fingerprint before the release, the last migration
 
 The file is ``reports/journal/<run>.database.json`` (``database-state.json`` when no journal
 is open); the fingerprint goes to ``<file>.fingerprint.json`` because it can be large. Updates
-take an exclusive ``flock`` and replace the file atomically.
+hold the file's lock (``<file>.lock``, filelock) and replace the file atomically.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
+
 from releasegate.checks.database.backup import BackupRecord
 from releasegate.checks.database.fingerprint import Fingerprint
 from releasegate.checks.database.migrations import MigrationRun
+from releasegate.checks.run.journal import Journal
 
 DEFAULT_NAME = "database-state.json"
 
@@ -79,6 +80,13 @@ def state_path(journal_dir: Path, run_id: str | None) -> Path:
     return journal_dir / (f"{run_id}.database.json" if run_id else DEFAULT_NAME)
 
 
+def state_file_for(journal: Journal | None, default_dir: Path) -> Path:
+    """The run's state file: beside its journal, else ``database-state.json`` in ``default_dir``."""
+    if journal is not None:
+        return state_path(journal.path.parent, journal.run_id)
+    return state_path(default_dir, None)
+
+
 def load_state(path: Path) -> DatabaseState:
     try:
         return DatabaseState.from_dict(json.loads(path.read_text(encoding="utf-8")))
@@ -88,35 +96,28 @@ def load_state(path: Path) -> DatabaseState:
         raise ValueError(f"{path}: unreadable database state ({exc}); delete it to start afresh") from None
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.with_name(path.name + ".lock"), os.O_WRONLY | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 def update_state(path: Path, change: Callable[[DatabaseState], None]) -> DatabaseState:
     """Read, change and write the state under the lock; returns the new state."""
-    with _locked(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(path.with_name(path.name + ".lock")):
         state = load_state(path)
         change(state)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(state.to_dict(), indent=2, default=str), encoding="utf-8")
-        os.replace(temporary, path)
+        _replace(path, json.dumps(state.to_dict(), indent=2, default=str))
     return state
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write ``path`` atomically: a reader sees the old content or the new, never half of it."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
 
 
 def save_fingerprint(path: Path, fingerprint: Fingerprint) -> Path:
     """Write the fingerprint beside the state file and point the state at it."""
     target = path.with_name(path.name.removesuffix(".json") + ".fingerprint.json")
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(fingerprint.to_dict()), encoding="utf-8")
-    os.replace(temporary, target)
+    _replace(target, json.dumps(fingerprint.to_dict()))
 
     def point(state: DatabaseState) -> None:
         state.fingerprint_path = str(target.resolve())

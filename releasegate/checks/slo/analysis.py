@@ -1,8 +1,8 @@
 """SLO analysis on Prometheus: measurements over time with AnalysisRun-like semantics.
 
-A ``Metric`` is a PromQL query measured every ``interval_s``, ``count`` times (or for
-``duration_s``: one measurement at the start and one every interval until the duration has gone
-by), after ``initial_delay_s``. Each measurement is judged:
+A ``Metric`` is a PromQL query measured by its ``Timing`` (``checks.slo.timing``): every
+``interval_s``, ``count`` times (or for ``duration_s``: one measurement at the start and one every
+interval until the duration has gone by), after ``initial_delay_s``. Each measurement is judged:
 
 * ``failure`` holds -> FAILED; else ``success`` holds -> SUCCESSFUL; else FAILED when only a
   success condition is given, INCONCLUSIVE when both are given and neither holds, SUCCESSFUL
@@ -36,9 +36,9 @@ from typing import Any, Literal, Protocol
 
 from releasegate.checks.errors import ConfigError
 from releasegate.checks.result import CheckResult, Outcome
-from releasegate.checks.slo.prometheus import PrometheusError, QueryRejected, QueryResult, duration
+from releasegate.checks.slo.prometheus import PrometheusError, QueryRejected, QueryResult, duration, escape
+from releasegate.checks.slo.timing import Timing
 
-NoDataPolicy = Literal["fail", "inconclusive", "pass"]
 Reduce = Literal["worst", "max", "min", "sum", "count"]
 Unit = Literal["ratio", "seconds", "per_second", "count", ""]
 
@@ -125,17 +125,7 @@ class Metric:
     success: Condition | None = None
     failure: Condition | None = None
     baseline: Baseline | None = None
-    interval_s: float = 10.0
-    count: int | None = None
-    duration_s: float | None = None
-    initial_delay_s: float = 0.0
-    failure_limit: int = 0
-    inconclusive_limit: int = 0
-    consecutive_successes: int | None = None
-    no_data: NoDataPolicy = "inconclusive"
-    consecutive_error_limit: int = 3
-    error_retry_s: float = 1.0
-    dry_run: bool = False
+    timing: Timing = field(default_factory=Timing)
     reduce: Reduce = "worst"
     empty_value: float | None = None
     window_s: float | None = None
@@ -145,37 +135,18 @@ class Metric:
         where = f"metric {self.name!r}"
         if self.success is None and self.failure is None and self.baseline is None:
             raise ConfigError(f"{where}: give a success or failure condition (e.g. success: '< 0.01')")
-        if self.interval_s <= 0 or self.error_retry_s <= 0:
-            raise ConfigError(f"{where}: interval and error retry must be positive")
-        if self.count is not None and self.count < 1:
-            raise ConfigError(f"{where}: count must be at least 1, got {self.count}")
-        if self.duration_s is not None and self.duration_s < 0:
-            raise ConfigError(f"{where}: duration must not be negative, got {self.duration_s}")
-        if self.count is not None and self.duration_s is not None:
-            raise ConfigError(f"{where}: give a count or a duration, not both")
-        if min(self.failure_limit, self.inconclusive_limit, self.consecutive_error_limit) < 0:
-            raise ConfigError(f"{where}: limits must not be negative")
-        if self.consecutive_successes is not None and self.consecutive_successes < 1:
-            raise ConfigError(f"{where}: consecutive successes must be at least 1")
-        if self.no_data not in ("fail", "inconclusive", "pass"):
-            raise ConfigError(f"{where}: no_data must be fail, inconclusive or pass, got {self.no_data!r}")
-
-    @property
-    def planned(self) -> int:
-        """How many measurements the metric takes when nothing ends it early."""
-        if self.count is not None:
-            return self.count
-        if self.duration_s is not None:
-            return int(self.duration_s // self.interval_s + 1e-9) + 1
-        return 1
+        problems = self.timing.problems()
+        if problems:
+            raise ConfigError(f"{where}: {problems[0]}")
 
     def worst_case_s(self, query_timeout_s: float) -> float:
         """The longest the metric can take to reach a verdict, with every query at its timeout."""
+        timing = self.timing
         queries = 2 if self.baseline is not None and self.baseline.query is not None else 1
         per_query = queries * query_timeout_s
-        retries = self.consecutive_error_limit * (self.error_retry_s + per_query)
-        n = self.planned
-        return round(self.initial_delay_s + n * (per_query + retries) + (n - 1) * self.interval_s, 3)
+        retries = timing.consecutive_error_limit * (timing.error_retry_s + per_query)
+        n = timing.planned
+        return round(timing.initial_delay_s + n * (per_query + retries) + (n - 1) * timing.interval_s, 3)
 
     def conditions_text(self) -> str:
         parts = []
@@ -255,9 +226,9 @@ def resolve(template: str, *, service: str = "", version: str = "", window_s: fl
     Other braces (label matchers) are left alone. Label values are escaped for PromQL strings.
     """
     values = {
-        "service": _escape(service),
-        "version": _escape(version),
-        "baseline_version": _escape(baseline_version),
+        "service": escape(service),
+        "version": escape(version),
+        "baseline_version": escape(baseline_version),
         "window": duration(window_s) if window_s else "",
     }
 
@@ -284,9 +255,8 @@ def analyse(
     if not metrics:
         raise ConfigError(f"{name}: an analysis needs at least one metric")
     start, started_wall = clock(), wall()
-    runs = [
-        MetricRun(m, start + m.initial_delay_s, m.query, m.baseline.query if m.baseline else None) for m in metrics
-    ]
+    runs = [MetricRun(m, start + m.timing.initial_delay_s, m.query, m.baseline.query if m.baseline else None)
+            for m in metrics]
     while True:
         active = [r for r in runs if r.active]
         if not active:
@@ -298,7 +268,7 @@ def analyse(
         for run in active:
             if run.next_due <= clock() and run.active:
                 _measure(client, run, clock, wall)
-        failed = [r for r in runs if r.outcome is Outcome.FAIL and not r.metric.dry_run]
+        failed = [r for r in runs if r.outcome is Outcome.FAIL and not r.metric.timing.dry_run]
         if failed:
             for run in runs:
                 if run.active:
@@ -310,7 +280,7 @@ def analyse(
 
 
 def _measure(client: QueryClient, run: MetricRun, clock: Callable[[], float], wall: Callable[[], float]) -> None:
-    metric = run.metric
+    timing = run.metric.timing
     began, began_wall = clock(), wall()
     try:
         result = client.query(run.query)
@@ -322,21 +292,21 @@ def _measure(client: QueryClient, run: MetricRun, clock: Callable[[], float], wa
     except PrometheusError as exc:
         run.measurements.append(Measurement(began_wall, Phase.ERROR, message=str(exc), took_s=clock() - began))
         run.consecutive_errors += 1
-        if run.consecutive_errors > metric.consecutive_error_limit:
+        if run.consecutive_errors > timing.consecutive_error_limit:
             run.finish(
                 Outcome.INCONCLUSIVE,
-                f"{run.consecutive_errors} provider errors in a row (limit {metric.consecutive_error_limit}): {exc}",
+                f"{run.consecutive_errors} provider errors in a row (limit {timing.consecutive_error_limit}): {exc}",
             )
         else:
-            run.next_due = clock() + metric.error_retry_s
+            run.next_due = clock() + timing.error_retry_s
         return
     run.consecutive_errors = 0
-    measurement = _judge(metric, result, baseline_result, began_wall)
+    measurement = _judge(run.metric, result, baseline_result, began_wall)
     measurement.took_s = clock() - began
     run.measurements.append(measurement)
     run.ever_data = run.ever_data or not measurement.no_data
     run.streak = run.streak + 1 if measurement.phase is Phase.SUCCESSFUL else 0
-    run.next_due = began + metric.interval_s
+    run.next_due = began + timing.interval_s
     _decide(run)
 
 
@@ -360,9 +330,10 @@ def _judge(metric: Metric, result: QueryResult, baseline_result: QueryResult | N
         f"{label} {c}" for label, c in (("success", condition_success), ("failure", metric.failure)) if c is not None
     )
     if value is None:
-        phase = {"fail": Phase.FAILED, "pass": Phase.SUCCESSFUL, "inconclusive": Phase.INCONCLUSIVE}[metric.no_data]
+        no_data = metric.timing.no_data
+        phase = {"fail": Phase.FAILED, "pass": Phase.SUCCESSFUL, "inconclusive": Phase.INCONCLUSIVE}[no_data]
         return Measurement(at, phase, None, True, condition_text, baseline_value, samples,
-                           message or f"no data (no_data policy: {metric.no_data})")
+                           message or f"no data (no_data policy: {no_data})")
     if metric.failure is not None and metric.failure.holds(value):
         phase = Phase.FAILED
     elif condition_success is not None:
@@ -376,26 +347,26 @@ def _judge(metric: Metric, result: QueryResult, baseline_result: QueryResult | N
 
 
 def _decide(run: MetricRun) -> None:
-    metric = run.metric
+    timing = run.metric.timing
     failed, inconclusive = run.count(Phase.FAILED), run.count(Phase.INCONCLUSIVE)
-    if failed > metric.failure_limit:
-        run.finish(Outcome.FAIL, f"{failed} failed measurement(s), more than failure_limit {metric.failure_limit}")
-    elif inconclusive > metric.inconclusive_limit:
+    if failed > timing.failure_limit:
+        run.finish(Outcome.FAIL, f"{failed} failed measurement(s), more than failure_limit {timing.failure_limit}")
+    elif inconclusive > timing.inconclusive_limit:
         last = run.measurements[-1]
         why = last.message or "neither the success nor the failure condition held"
         run.finish(
             Outcome.INCONCLUSIVE,
-            f"{inconclusive} inconclusive measurement(s), more than inconclusive_limit {metric.inconclusive_limit}"
+            f"{inconclusive} inconclusive measurement(s), more than inconclusive_limit {timing.inconclusive_limit}"
             f" ({why})",
         )
-    elif metric.consecutive_successes is not None and run.streak >= metric.consecutive_successes:
+    elif timing.consecutive_successes is not None and run.streak >= timing.consecutive_successes:
         run.finish(Outcome.PASS, f"{run.streak} consecutive successful measurements")
-    elif run.taken >= metric.planned:
+    elif run.taken >= timing.planned:
         successes = run.count(Phase.SUCCESSFUL)
-        if metric.consecutive_successes is not None:
+        if timing.consecutive_successes is not None:
             run.finish(
                 Outcome.INCONCLUSIVE,
-                f"never {metric.consecutive_successes} consecutive successes in {run.taken} measurements",
+                f"never {timing.consecutive_successes} consecutive successes in {run.taken} measurements",
             )
         elif successes == 0:
             run.finish(Outcome.INCONCLUSIVE, f"no successful measurement in {run.taken}")
@@ -403,7 +374,7 @@ def _decide(run: MetricRun) -> None:
             run.finish(
                 Outcome.PASS,
                 f"{successes} of {run.taken} measurements successful, {failed} failed"
-                f" (failure_limit {metric.failure_limit})",
+                f" (failure_limit {timing.failure_limit})",
             )
 
 
@@ -433,7 +404,7 @@ def _samples(result: QueryResult) -> list[dict[str, Any]]:
 
 def _result(name: str, runs: list[MetricRun], elapsed: float, started: float, finished: float,
             query_timeout_s: float) -> CheckResult:
-    acted = [r for r in runs if not r.metric.dry_run]
+    acted = [r for r in runs if not r.metric.timing.dry_run]
     outcomes = {r.outcome for r in acted if r.outcome is not None}
     if Outcome.FAIL in outcomes:
         outcome = Outcome.FAIL
@@ -445,7 +416,7 @@ def _result(name: str, runs: list[MetricRun], elapsed: float, started: float, fi
     warnings = [w for m in metrics_evidence for w in m["warnings"]]
     decisive = [r for r in acted if r.outcome is outcome] or acted
     detail = "; ".join(f"{r.metric.name}: {r.reason}" for r in decisive)
-    shadow = [r for r in runs if r.metric.dry_run]
+    shadow = [r for r in runs if r.metric.timing.dry_run]
     if shadow:
         detail += ("; " if detail else "") + "; ".join(
             f"dry run {r.metric.name}: {(r.outcome or 'unfinished')} ({r.reason}), not acted on" for r in shadow
@@ -497,14 +468,14 @@ def lower_is_better(metric: Metric) -> bool:
 
 
 def _expected(run: MetricRun) -> str:
-    metric = run.metric
-    text = metric.conditions_text()
-    text += f" in {metric.planned} measurement(s) every {metric.interval_s:g}s"
-    if metric.failure_limit:
-        text += f", tolerating {metric.failure_limit} failure(s)"
-    if metric.consecutive_successes:
-        text += f", {metric.consecutive_successes} consecutive successes"
-    if metric.dry_run:
+    timing = run.metric.timing
+    text = run.metric.conditions_text()
+    text += f" in {timing.planned} measurement(s) every {timing.interval_s:g}s"
+    if timing.failure_limit:
+        text += f", tolerating {timing.failure_limit} failure(s)"
+    if timing.consecutive_successes:
+        text += f", {timing.consecutive_successes} consecutive successes"
+    if timing.dry_run:
         text += " (dry run)"
     return text
 
@@ -514,7 +485,7 @@ def _metric_evidence(run: MetricRun, query_timeout_s: float) -> dict[str, Any]:
     warnings = []
     if not run.ever_data and run.taken:
         warnings.append(f"{metric.name}: the query never returned samples ({run.query})")
-    if metric.no_data == "pass" and any(m.no_data for m in run.measurements):
+    if metric.timing.no_data == "pass" and any(m.no_data for m in run.measurements):
         warnings.append(f"{metric.name}: measurements without data were counted as successful (no_data: pass)")
     return {
         "name": metric.name,
@@ -532,20 +503,10 @@ def _metric_evidence(run: MetricRun, query_timeout_s: float) -> dict[str, Any]:
         "window_s": metric.window_s,
         "success": str(metric.success) if metric.success else None,
         "failure": str(metric.failure) if metric.failure else None,
-        "interval_s": metric.interval_s,
-        "count": metric.count,
-        "duration_s": metric.duration_s,
-        "planned_measurements": metric.planned,
-        "initial_delay_s": metric.initial_delay_s,
-        "failure_limit": metric.failure_limit,
-        "inconclusive_limit": metric.inconclusive_limit,
-        "consecutive_successes": metric.consecutive_successes,
-        "consecutive_error_limit": metric.consecutive_error_limit,
-        "error_retry_s": metric.error_retry_s,
-        "no_data": metric.no_data,
-        "dry_run": metric.dry_run,
+        **metric.timing.as_dict(),
+        "planned_measurements": metric.timing.planned,
         "decision": (run.outcome.value if run.outcome else "stopped"),
-        "acted_on": not metric.dry_run,
+        "acted_on": not metric.timing.dry_run,
         "reason": run.reason,
         "worst_case_s": metric.worst_case_s(query_timeout_s),
         "counts": {p.value: run.count(p) for p in Phase},
@@ -565,10 +526,6 @@ def _format(value: float, unit: str, op: str = "") -> str:
     if unit == "per_second":
         return f"{prefix}{value:.4g}/s"
     return f"{prefix}{value:g}"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _iso(unix: float) -> str:

@@ -2,8 +2,9 @@
 
 The queries are written against the metric and label names of the runbook's ``prometheus``
 section, so a service that exports ``http_requests_total{service,version,status}`` and the
-``http_request_duration_seconds`` histogram works without writing PromQL. ``Timing`` carries the
-measurement settings (interval, count or duration, limits) a step or the runbook gives.
+``http_request_duration_seconds`` histogram works without writing PromQL. ``metric_for`` turns
+what a step phrase asks for (``phrases.Ask``) into a ``Metric`` with the runbook's label names,
+window and timing; ``measure`` and ``analyse_service`` run them against the runbook's Prometheus.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from typing import Any, Literal
 
 from releasegate.checks.errors import ConfigError
 from releasegate.checks.result import CheckResult, Outcome
-from releasegate.checks.runbook.model import Prometheus, Runbook, Slo
-from releasegate.checks.slo.analysis import Baseline, Condition, Metric, NoDataPolicy, Unit, analyse, resolve
-from releasegate.checks.slo.prometheus import PrometheusClient, PrometheusError, duration
+from releasegate.checks.runbook.model import Prometheus, Runbook
+from releasegate.checks.slo.analysis import Baseline, Condition, Metric, Unit, analyse, resolve
+from releasegate.checks.slo.phrases import Ask
+from releasegate.checks.slo.prometheus import PrometheusClient, PrometheusError, duration, matcher
+from releasegate.checks.slo.timing import DEFAULT_TIMING, Timing
 
 Kind = Literal["error_rate", "success_rate", "latency", "request_rate", "alerts"]
 
@@ -58,43 +61,11 @@ class Schema:
     def selector(self, service: str | None, version: str | None, *extra: str) -> str:
         matchers = []
         if service:
-            matchers.append(f'{self.service_label}="{_escape(service)}"')
+            matchers.append(matcher(self.service_label, service))
         if version:
-            matchers.append(f'{self.version_label}="{_escape(version)}"')
+            matchers.append(matcher(self.version_label, version))
         matchers.extend(extra)
         return "{" + ",".join(matchers) + "}"
-
-
-@dataclass(frozen=True)
-class Timing:
-    """How a metric is measured (see ``checks.analysis.Metric``)."""
-
-    interval_s: float = 10.0
-    count: int | None = None
-    duration_s: float | None = None
-    initial_delay_s: float = 0.0
-    failure_limit: int = 0
-    inconclusive_limit: int = 0
-    consecutive_successes: int | None = None
-    consecutive_error_limit: int = 3
-    error_retry_s: float = 1.0
-    no_data: NoDataPolicy = "inconclusive"
-    dry_run: bool = False
-
-    @classmethod
-    def from_slo(cls, slo: Slo) -> Timing:
-        return cls(
-            interval_s=slo.interval_s,
-            initial_delay_s=slo.initial_delay_s,
-            failure_limit=slo.failure_limit,
-            inconclusive_limit=slo.inconclusive_limit,
-            consecutive_error_limit=slo.consecutive_error_limit,
-            error_retry_s=slo.error_retry_s,
-            no_data=slo.no_data,
-        )
-
-    def with_(self, **changes: object) -> Timing:
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
 
 
 def query(kind: str, schema: Schema, service: str | None, version: str | None, window_s: float,
@@ -119,7 +90,7 @@ def query(kind: str, schema: Schema, service: str | None, version: str | None, w
     if kind == "alerts":
         matchers = ['alertstate="firing"']
         if service and schema.alert_service_label:
-            matchers.append(f'{schema.alert_service_label}="{_escape(service)}"')
+            matchers.append(matcher(schema.alert_service_label, service))
         return "ALERTS{" + ",".join(matchers) + "}"
     raise ConfigError(f"unknown built-in measurement {kind!r}; use one of {', '.join(KINDS)}")
 
@@ -140,7 +111,7 @@ def builtin(
     version: str | None = None,
     window_s: float = 60.0,
     quantile: float = 0.95,
-    timing: Timing = Timing(),
+    timing: Timing = DEFAULT_TIMING,
     name: str | None = None,
 ) -> Metric:
     """A built-in measurement of one service (and version), judged by ``success``/``failure``."""
@@ -173,7 +144,7 @@ def compare(
     min_delta: float | None = None,
     window_s: float = 60.0,
     quantile: float = 0.95,
-    timing: Timing = Timing(),
+    timing: Timing = DEFAULT_TIMING,
 ) -> Metric:
     """The new version against the previous version's live figures, or against a recorded figure."""
     if kind not in KINDS or kind == "alerts":
@@ -218,7 +189,7 @@ def custom(
     window_s: float = 60.0,
     success: str | None = None,
     failure: str | None = None,
-    timing: Timing = Timing(),
+    timing: Timing = DEFAULT_TIMING,
 ) -> Metric:
     """A PromQL metric written in the runbook, with {service}/{version}/{window} filled in."""
     where = f"slo.metrics {name!r}"
@@ -236,7 +207,7 @@ def runbook_metrics(runbook: Runbook, service: str, timing: Timing | None = None
     """The runbook's whole SLO analysis of one service: error rate, latency, alerts, request rate, extras."""
     slo = runbook.slo
     schema = Schema.from_runbook(runbook.prometheus)
-    base = timing or Timing.from_slo(slo).with_(duration_s=slo.window_s)
+    base = timing or Timing().changed_by(slo).with_(duration_s=slo.window_s)
     version = runbook.version_to
     metrics = [
         builtin("error_rate", schema, service, success=Condition("<", slo.error_rate_max), window_s=slo.window_s,
@@ -252,24 +223,20 @@ def runbook_metrics(runbook: Runbook, service: str, timing: Timing | None = None
     if slo.alerts:
         metrics.append(builtin("alerts", schema, service, success=Condition("==", 0), timing=base))
     for extra in slo.metrics:
-        metric_timing = base.with_(
-            interval_s=extra.interval_s,
-            initial_delay_s=extra.initial_delay_s,
-            failure_limit=extra.failure_limit,
-            inconclusive_limit=extra.inconclusive_limit,
-            consecutive_successes=extra.consecutive_successes,
-            consecutive_error_limit=extra.consecutive_error_limit,
-            no_data=extra.no_data,
-            dry_run=extra.dry_run or None,
-        )
-        if extra.count is not None:
-            metric_timing = replace(metric_timing, count=extra.count, duration_s=None)
-        elif extra.duration_s is not None:
-            metric_timing = replace(metric_timing, duration_s=extra.duration_s, count=None)
         metrics.append(custom(extra.name, extra.query, service=service, version=version or "",
                               window_s=slo.window_s, success=extra.success, failure=extra.failure,
-                              timing=metric_timing))
+                              timing=base.changed_by(extra)))
     return metrics
+
+
+def analyse_service(runbook: Runbook, service: str) -> CheckResult:
+    """The runbook's whole SLO analysis of one service; INCONCLUSIVE when the runbook cannot describe it."""
+    name = f'SLO analysis of "{service}"'
+    try:
+        metrics = runbook_metrics(runbook, service)
+    except ConfigError as exc:
+        return CheckResult.unknown(name, str(exc))
+    return run(runbook, metrics, name)
 
 
 def run(runbook: Runbook, metrics: list[Metric], name: str) -> CheckResult:
@@ -279,7 +246,7 @@ def run(runbook: Runbook, metrics: list[Metric], name: str) -> CheckResult:
                                    expected=[m.name for m in metrics])
     with PrometheusClient(runbook.prometheus.url, runbook.prometheus.timeout_s) as client:
         result = analyse(client, metrics, name=name, query_timeout_s=runbook.prometheus.timeout_s)
-        alerts = [m for m in metrics if m.query.startswith("ALERTS{") and not m.dry_run]
+        alerts = [m for m in metrics if m.query.startswith("ALERTS{") and not m.timing.dry_run]
         if alerts and result.passed:
             _require_alert_rules(client, result)
     scrape = runbook.prometheus.scrape_interval_s
@@ -309,51 +276,8 @@ def _require_alert_rules(client: PrometheusClient, result: CheckResult) -> None:
 
 
 def _metric(timing: Timing, **fields: Any) -> Metric:
-    return Metric(
-        interval_s=timing.interval_s,
-        count=timing.count,
-        duration_s=None if timing.count is not None else timing.duration_s,
-        initial_delay_s=timing.initial_delay_s,
-        failure_limit=timing.failure_limit,
-        inconclusive_limit=timing.inconclusive_limit,
-        consecutive_successes=timing.consecutive_successes,
-        consecutive_error_limit=timing.consecutive_error_limit,
-        error_retry_s=timing.error_retry_s,
-        no_data=timing.no_data,
-        dry_run=timing.dry_run,
-        **fields,
-    )
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')
-
-
-@dataclass(frozen=True)
-class Ask:
-    """One SLO measurement as a step phrase asks for it; unset fields come from the runbook's slo section.
-
-    ``condition`` judges the value; for a comparison, ``tolerance`` with ``baseline_version``
-    (the previous version's live figures) or ``recorded`` (the runbook's slo.baseline figure).
-    ``hold`` says whether the phrase asks that the value *stays* so (measured for a duration)
-    or *is* so (measured once).
-    """
-
-    kind: str
-    service: str | None = None
-    version: str | None = None
-    condition: Condition | None = None
-    quantile: float | None = None
-    hold: bool = True
-    duration_s: float | None = None
-    interval_s: float | None = None
-    failure_limit: int | None = None
-    initial_delay_s: float | None = None
-    consecutive_successes: int | None = None
-    dry_run: bool = False
-    tolerance: float | None = None
-    baseline_version: str | None = None
-    recorded: bool = False
+    # a count wins over a duration given with it
+    return Metric(timing=timing if timing.count is None else replace(timing, duration_s=None), **fields)
 
 
 def metric_for(runbook: Runbook, ask: Ask) -> Metric:
@@ -361,19 +285,11 @@ def metric_for(runbook: Runbook, ask: Ask) -> Metric:
     slo = runbook.slo
     schema = Schema.from_runbook(runbook.prometheus)
     quantile = ask.quantile if ask.quantile is not None else slo.latency_quantile
-    timing = Timing.from_slo(slo).with_(
-        interval_s=ask.interval_s,
-        failure_limit=ask.failure_limit,
-        initial_delay_s=ask.initial_delay_s,
-        consecutive_successes=ask.consecutive_successes,
-        dry_run=ask.dry_run or None,
-    )
-    if ask.duration_s is not None:
-        timing = replace(timing, duration_s=ask.duration_s, count=None)
-    elif ask.hold or ask.consecutive_successes is not None:
-        timing = replace(timing, duration_s=slo.window_s, count=None)
-    else:
-        timing = replace(timing, count=1, duration_s=None)
+    timing = Timing().changed_by(slo).with_(**ask.timing)
+    if "duration_s" not in ask.timing:
+        # "stays below" is measured over the window, "is below" once
+        held = ask.hold or "consecutive_successes" in ask.timing
+        timing = timing.with_(duration_s=slo.window_s) if held else timing.with_(count=1)
     if ask.tolerance is not None:
         version = ask.version or runbook.version_to
         if not version:
@@ -391,3 +307,22 @@ def metric_for(runbook: Runbook, ask: Ask) -> Metric:
                        timing=timing)
     return builtin(ask.kind, schema, ask.service, success=ask.condition, version=ask.version,
                    window_s=slo.window_s, quantile=quantile, timing=timing)
+
+
+def measure(runbook: Runbook, ask: Ask, name: str) -> CheckResult:
+    """Run the analysis a phrase asks for; a phrase the runbook cannot serve is INCONCLUSIVE with the fix."""
+    try:
+        metric = metric_for(runbook, ask)
+    except ConfigError as exc:
+        return CheckResult.unknown(name, str(exc))
+    return run(runbook, [metric], metric.name)
+
+
+def during_load(runbook: Runbook, ask: Ask, load_s: float) -> Ask:
+    """The ask measured while a load of ``load_s`` seconds runs: it starts once Prometheus has scraped the
+    load's traffic twice, and lasts the rest of the load, unless the phrase says when or how long."""
+    scrape = runbook.prometheus.scrape_interval_s if runbook.prometheus else 1.0
+    # the first measurement needs two scrapes of the load's traffic inside the query window
+    delay = ask.timing.get("initial_delay_s", max(runbook.slo.initial_delay_s, 3 * scrape + 1))
+    length = ask.timing.get("duration_s", max(0.0, load_s - delay))
+    return replace(ask, timing={**ask.timing, "initial_delay_s": delay, "duration_s": length})

@@ -1,4 +1,9 @@
-"""A small client for the Prometheus HTTP API (instant and range queries, alerts, rules).
+"""A small client for the Prometheus HTTP API (instant and range queries, alerts, rules), and PromQL text.
+
+It speaks HTTP through ``checks._support.http`` (httpx). ``prometheus-api-client`` is not used:
+it is built on requests (a second HTTP stack), returns only ``data.result`` (dropping the result
+type, the warnings and the ``errorType`` that tells a rejected query from an unavailable
+server) and has no rules or alerts endpoints, all of which this client needs.
 
 Errors are drawn in two kinds, because an analysis treats them differently:
 
@@ -20,6 +25,7 @@ from typing import Any
 import httpx
 
 from releasegate.checks import secrets
+from releasegate.checks._support import http
 from releasegate.checks.errors import CheckError
 
 
@@ -70,10 +76,11 @@ class QueryResult:
 class PrometheusClient:
     """Instant and range queries against one Prometheus server."""
 
-    def __init__(self, url: str, timeout_s: float = 5.0, *, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, url: str, timeout_s: float = 5.0) -> None:
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
-        self._http = httpx.Client(base_url=self.url, timeout=timeout_s, transport=transport)
+        # no connection retries here: an analysis retries by its own policy (error_retry_s, consecutive_error_limit)
+        self._http = http.client(timeout_s=timeout_s, retries=0)
 
     def close(self) -> None:
         self._http.close()
@@ -121,14 +128,14 @@ class PrometheusClient:
 
     def ready(self) -> bool:
         try:
-            return self._http.get("/-/ready").status_code == 200
+            return self._http.get(f"{self.url}/-/ready").status_code == 200
         except httpx.HTTPError:
             return False
 
     def _get(self, path: str, params: dict[str, str], what: str) -> dict[str, Any]:
         where = secrets.redact(f"{self.url}{path}")
         try:
-            response = self._http.get(path, params=params)
+            response = self._http.get(f"{self.url}{path}", params=params)
         except httpx.TimeoutException:
             raise ProviderError(f"{where}: no answer within {self.timeout_s:g}s (Prometheus timing out)") from None
         except httpx.HTTPError as exc:
@@ -189,3 +196,13 @@ def duration(seconds: float) -> str:
     if float(seconds).is_integer():
         return f"{int(seconds)}s"
     return f"{round(seconds * 1000)}ms"
+
+
+def escape(value: str) -> str:
+    """``value`` as the inside of a PromQL string literal."""
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def matcher(label: str, value: str, op: str = "=") -> str:
+    """A label matcher: ``service="demo-api"``."""
+    return f'{label}{op}"{escape(value)}"'

@@ -15,14 +15,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from database_helpers import PASSWORD, Db
+from support.database import PASSWORD, Db
 
+from releasegate.checks._support.paths import REPO_ROOT
 from releasegate.checks.database import migrations
 from releasegate.checks.database.migrations import MigrationSettings
 from releasegate.checks.runbook.model import Migrations
 
 IMAGES = ("releasegate-demo:1.0.0", "releasegate-demo:1.1.0", "releasegate-demo:1.1.0-badmigration")
 MIGRATE = ["python", "-m", "demo_service", "migrate"]
+DEMO_MIGRATIONS = REPO_ROOT / "demo" / "migrations"
 
 
 def _docker_ok() -> bool:
@@ -82,7 +84,7 @@ def test_migrations_in_the_container_and_a_bad_build_left_at_the_previous_revisi
 
     # the downgrade runs alembic on the host from the host copy of the migrations the image ships
     host_copy = MigrationSettings(run="container", container="unused", command=MIGRATE,
-                                  path=str(Path(__file__).resolve().parents[2] / "demo" / "migrations"))
+                                  path=str(DEMO_MIGRATIONS))
     assert migrations.downgrade(db.dsn, host_copy, "0002").passed
     assert migrations.current_version(db.dsn, "alembic") == "0002"
 
@@ -112,7 +114,7 @@ def test_migrations_in_a_one_off_container_of_the_release_image(db: Db, demo_ima
 def test_image_with_fewer_migrations_than_the_host_copy_passes_at_its_own_head(db: Db, demo_images: None) -> None:
     """Installing 1.0.0 (migrations up to 0002) while the host copy already has 0003 (the release's)."""
     config = Migrations(run="container", image="releasegate-demo:{version}", command=["migrate"],
-                        path=str(Path(__file__).resolve().parents[2] / "demo" / "migrations"))
+                        path=str(DEMO_MIGRATIONS))
     settings = migrations.settings_for(config, Path.cwd(), "1.0.0")
     result, run = migrations.apply_migrations(db.dsn, settings)
     assert result.passed and run.revision_after == "0002", result.summary()

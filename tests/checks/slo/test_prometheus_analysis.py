@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 import time
 
+from support.fake_service import FakeService
+from support.slo_servers import PrometheusServer
+from support.slo_stack import Stack
+
 from releasegate.checks.result import Outcome
 from releasegate.checks.slo import metrics as slo
 from releasegate.checks.slo.analysis import Condition, Metric, analyse
 from releasegate.checks.slo.prometheus import PrometheusClient
-from tests.analysis.conftest import Stack
-from tests.slo_support.fake_service import FakeService
-from tests.slo_support.servers import PrometheusServer
 
 SCHEMA = slo.Schema()
 QUICK = slo.Timing(interval_s=0.5, count=3)

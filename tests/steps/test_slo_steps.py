@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-
-from tests.analysis.conftest import Stack
+from support.slo_stack import Stack
 
 RUNBOOK = """\
 name: local

@@ -1,4 +1,9 @@
-"""A real Prometheus scraping fake services every second, for the analysis tests."""
+"""Real Prometheus and nginx processes with fake services, as fixtures of the SLO and load tests.
+
+``slo_stack``: a Prometheus scraping every second demo-api (1.0.0 and 1.1.0, both good),
+demo-errors (1.1.0 fails 20%) and demo-slow (1.1.0 takes 2 s), with an alert rule on the error
+rate. ``nginx``: static content and an endpoint that always fails. Conftests import the fixtures.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.slo_support.fake_service import FakeService
-from tests.slo_support.servers import PrometheusServer
+from support.fake_service import FakeService
+from support.slo_servers import NginxServer, PrometheusServer
 
+BASE = Path("/tmp/releasegate-slo")
 ALERT_RULES = """\
 groups:
   - name: demo
@@ -33,10 +39,10 @@ class Stack:
     services: dict[str, FakeService]
 
 
-def _workdir(name: str) -> Path:
-    base = Path("/tmp/releasegate-slo")
-    base.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=base))
+def workdir(name: str) -> Path:
+    """A new folder under /tmp/releasegate-slo for one server's files."""
+    BASE.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=BASE))
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +60,8 @@ def slo_stack() -> Iterator[Stack]:
         "demo-errors": [f"127.0.0.1:{services['errors-1.0.0'].port}", f"127.0.0.1:{services['errors-1.1.0'].port}"],
         "demo-slow": [f"127.0.0.1:{services['slow-1.1.0'].port}"],
     }
-    workdir = _workdir("prometheus")
-    prometheus = PrometheusServer(workdir, targets, rules=ALERT_RULES).start()
+    folder = workdir("prometheus")
+    prometheus = PrometheusServer(folder, targets, rules=ALERT_RULES).start()
     try:
         # rate() over 5s needs two scrapes of every series; the alert needs one evaluation after that
         for service in targets:
@@ -66,19 +72,15 @@ def slo_stack() -> Iterator[Stack]:
         prometheus.stop()
         for service in services.values():
             service.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture
-def lone_prometheus() -> Iterator[tuple[PrometheusServer, FakeService]]:
-    """A Prometheus of its own (a test may stop it) scraping one good service."""
-    service = FakeService("1.1.0", latency_s=0.02, synthetic_rps=40).start()
-    workdir = _workdir("lone")
-    prometheus = PrometheusServer(workdir, {"demo-api": [f"127.0.0.1:{service.port}"]}).start()
+@pytest.fixture(scope="module")
+def nginx() -> Iterator[NginxServer]:
+    folder = workdir("nginx")
+    server = NginxServer(folder).start()
     try:
-        prometheus.wait_for_series('sum(rate(http_requests_total{service="demo-api"}[5s])) > 0')
-        yield prometheus, service
+        yield server
     finally:
-        prometheus.stop()
-        service.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)

@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from database_helpers import PASSWORD, Db
+from support.database import PASSWORD, Db
 
 from releasegate.checks.database import backup, fingerprint
 from releasegate.checks.result import Outcome

@@ -10,6 +10,7 @@ from releasegate.checks.errors import ConfigError
 from releasegate.checks.result import Outcome
 from releasegate.checks.slo.analysis import Baseline, Condition, Metric, analyse, resolve
 from releasegate.checks.slo.prometheus import ProviderError, QueryResult, Sample, Series
+from releasegate.checks.slo.timing import Timing
 
 
 class FakeClock:
@@ -50,9 +51,11 @@ def run(answers: dict[str, list[float | Exception | None]], *metrics: Metric):  
 
 
 def metric(**kwargs: object) -> Metric:
-    fields: dict[str, object] = {"name": "m", "query": "q", "success": Condition("<", 0.01), "interval_s": 10}
+    """A metric "m" on query "q" with success < 0.01, measured every 10 s; Timing's fields go to its timing."""
+    timing = {key: kwargs.pop(key) for key in list(kwargs) if key in Timing.__dataclass_fields__}
+    fields: dict[str, object] = {"name": "m", "query": "q", "success": Condition("<", 0.01)}
     fields.update(kwargs)
-    return Metric(**fields)  # type: ignore[arg-type]
+    return Metric(**fields, timing=Timing(**{"interval_s": 10, **timing}))  # type: ignore[arg-type]
 
 
 def test_failure_limit_tolerates_failed_measurements() -> None:
@@ -66,7 +69,7 @@ def test_failure_limit_tolerates_failed_measurements() -> None:
 
 def test_duration_means_one_measurement_per_interval_including_both_ends() -> None:
     m = metric(duration_s=30, initial_delay_s=5)
-    assert m.planned == 4
+    assert m.timing.planned == 4
     _, client, _ = run({"q": [0.0] * 4}, m)
     assert [t for t, _ in client.asked] == [1005, 1015, 1025, 1035]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from database_helpers import APP_PASSWORD, PASSWORD, Db, alembic_folder, sql_folder
+from support.database import APP_PASSWORD, PASSWORD, Db, alembic_folder, sql_folder
 
 from releasegate.checks.database import migrations
 from releasegate.checks.database.migrations import MigrationSettings

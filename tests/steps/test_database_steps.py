@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from database_helpers import APP_PASSWORD, PASSWORD, Db, alembic_folder
+from support.database import APP_PASSWORD, PASSWORD, Db, alembic_folder
 
 from releasegate.checks.database import migrations
 from releasegate.checks.database.migrations import MigrationSettings

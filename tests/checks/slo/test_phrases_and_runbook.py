@@ -10,15 +10,17 @@ from releasegate.checks.errors import ConfigError, RunbookSchemaError
 from releasegate.checks.runbook.model import Runbook, load_runbook
 from releasegate.checks.slo import metrics as slo
 from releasegate.checks.slo.analysis import Condition
-from releasegate.steps._slo_phrases import read, slo_phrase
+from releasegate.checks.slo.phrases import read
+from releasegate.checks.slo.timing import Timing
+from releasegate.steps._phrases import slo_phrase
 
 
 def test_seed_phrases_read_as_intended() -> None:
     ask = read("threshold", 'the error rate of "demo-api" stays below 1% for 2 minutes, sampled every 10 seconds,'
                             " tolerating 1 failure")
     assert ask is not None
-    assert (ask.kind, ask.service, ask.condition, ask.duration_s, ask.interval_s, ask.failure_limit) == (
-        "error_rate", "demo-api", Condition("<", 0.01), 120, 10, 1)
+    assert (ask.kind, ask.service, ask.condition, ask.timing) == (
+        "error_rate", "demo-api", Condition("<", 0.01), {"duration_s": 120, "interval_s": 10, "failure_limit": 1})
     ask = read("threshold", 'the p95 latency of "demo-api" stays below 500 ms for 30 seconds')
     assert ask is not None and ask.kind == "latency" and ask.quantile == 0.95 and ask.condition == Condition("<", 0.5)
     ask = read("threshold", 'the success rate of "demo-api" is at least 99.5%')
@@ -62,7 +64,7 @@ def test_metric_for_uses_the_runbook_labels_window_and_defaults() -> None:
     assert ask is not None
     metric = slo.metric_for(runbook(), ask)
     assert 'app="demo-api",release="1.1.0"' in metric.query and "[30s]" in metric.query
-    assert metric.interval_s == 5 and metric.planned == 7
+    assert metric.timing.interval_s == 5 and metric.timing.planned == 7
     recorded = read("comparison", 'the p95 latency of version "1.1.0" is within 10% of the recorded baseline')
     assert recorded is not None
     with pytest.raises(ConfigError, match=r"slo\.baseline has no recorded 'latency' figure"):
@@ -90,10 +92,24 @@ def test_runbook_analysis_has_every_builtin_and_the_extra_metrics() -> None:
     assert [m.name for m in metrics] == ['error rate of "demo-api"', 'p95 latency of "demo-api"',
                                          'success rate of "demo-api"', 'request rate of "demo-api"',
                                          'alerts of "demo-api"', "depth"]
-    assert metrics[-1].query == 'q{s="demo-api"}' and metrics[-1].dry_run and metrics[-1].planned == 2
+    assert metrics[-1].query == 'q{s="demo-api"}' and metrics[-1].timing.dry_run and metrics[-1].timing.planned == 2
 
 
 def test_no_prometheus_section_is_inconclusive() -> None:
     book = Runbook.model_validate({"name": "t"})
     result = slo.run(book, [slo.builtin("error_rate", slo.Schema(), "x", success=Condition("<", 0.01))], "x")
     assert result.inconclusive and "prometheus.url" in result.detail
+
+
+def test_every_phrase_option_sets_a_timing_field_and_a_load_sets_the_rest() -> None:
+    ask = read("threshold", 'the error rate of "demo-api" stays below 1% for 30 seconds, sampled every 2 seconds,'
+                            " tolerating 1 failure, after 5 seconds, with 2 consecutive successes, as a dry run")
+    assert ask is not None
+    timing = Timing().with_(**ask.timing)
+    assert (timing.duration_s, timing.interval_s, timing.failure_limit, timing.initial_delay_s,
+            timing.consecutive_successes, timing.dry_run) == (30, 2, 1, 5, 2, True)
+    plain = read("threshold", 'the error rate of "demo-api" stays below 1%')
+    assert plain is not None
+    # under a 20 s load: after two scrapes of its traffic (scrape interval 1 s), for the rest of the load
+    assert slo.during_load(runbook(), plain, 20).timing == {"initial_delay_s": 4, "duration_s": 16}
+    assert slo.during_load(runbook(), ask, 20).timing == ask.timing

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from database_helpers import APP_PASSWORD, READONLY_PASSWORD, Db
+from support.database import APP_PASSWORD, READONLY_PASSWORD, Db
 
 from releasegate.checks.database import privileges as dbsafety
 

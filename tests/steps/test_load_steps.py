@@ -8,9 +8,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-from tests.slo_support.fake_service import FakeService
-from tests.slo_support.servers import NginxServer, PrometheusServer
+from support.fake_service import FakeService
+from support.slo_servers import NginxServer, PrometheusServer
 
 PROFILES = """\
 load:

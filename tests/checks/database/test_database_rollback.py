@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from database_helpers import PASSWORD, Db, alembic_folder
+from support.database import PASSWORD, Db, alembic_folder
 
 from releasegate.checks.database import backup, fingerprint, migrations
 from releasegate.checks.database import rollback as dbrollback
