@@ -19,13 +19,13 @@ from typing import Any
 
 import httpx
 import pytest
+from support.slo_servers import PrometheusServer
 
 from releasegate.checks.result import CheckResult, Outcome
 from releasegate.checks.slo import metrics as slo
 from releasegate.checks.slo.analysis import Condition, Metric, analyse
 from releasegate.checks.slo.prometheus import PrometheusClient
 from releasegate.localstack import StackConfig, database, images
-from tests.slo_support.servers import PrometheusServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

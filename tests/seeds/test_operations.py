@@ -16,6 +16,8 @@ from threading import Thread
 from typing import Any
 
 import pytest
+from support.fake_service import FakeService
+from support.slo_servers import PrometheusServer, free_port
 
 from releasegate.checks import secrets
 from releasegate.checks.deploy import logs, resources
@@ -30,8 +32,6 @@ from releasegate.checks.runbook.options import DockerOptions
 from releasegate.checks.slo import monitoring
 from releasegate.checks.slo.prometheus import PrometheusClient
 from releasegate.localstack.webhook_sink import make_server
-from tests.slo_support.fake_service import FakeService
-from tests.slo_support.servers import PrometheusServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 WORK = Path("/tmp/releasegate-seeds")

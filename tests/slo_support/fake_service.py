@@ -1,5 +1,0 @@
-"""Moved to ``support.fake_service``."""
-
-from support.fake_service import FakeService
-
-__all__ = ["FakeService"]
