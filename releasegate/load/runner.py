@@ -218,10 +218,7 @@ class LoadRun:
 
 def profile_for(runbook: Runbook, name: str) -> tuple[LoadProfile, str]:
     """The named load profile and the URL it loads (profile.host, else its service's base_url)."""
-    if name not in runbook.load:
-        known = ", ".join(sorted(runbook.load)) or "none"
-        raise ConfigError(f"no load profile {name!r} in runbook {runbook.name!r} (load.{name}); known: {known}")
-    profile = runbook.load[name]
+    profile = runbook.lookup("load", name)
     if profile.host:
         return profile, profile.host
     if profile.service:

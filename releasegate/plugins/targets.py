@@ -18,7 +18,7 @@ import pytest
 from releasegate.checks import secrets
 from releasegate.checks.deploy.observe import DeploySession
 from releasegate.checks.deploy.targets.base import Target, get_target
-from releasegate.checks.errors import ReleaseGateError
+from releasegate.checks.errors import NotInRunbook, ReleaseGateError
 from releasegate.checks.result import CheckResult
 from releasegate.checks.runbook.model import Runbook
 
@@ -34,10 +34,8 @@ class Targets:
         if name not in self._built:
             try:
                 spec = self.runbook.target(name)
-            except KeyError:
-                known = ", ".join(t.name for t in self.runbook.targets) or "none"
-                raise pytest.UsageError(f"runbook {self.runbook.name!r} has no target {name!r} (targets: {known})")\
-                    from None
+            except NotInRunbook as exc:
+                raise pytest.UsageError(str(exc)) from None
             self._built[name] = get_target(spec, self.runbook)
         return self._built[name]
 

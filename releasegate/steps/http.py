@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from pytest_bdd import step
 
+from releasegate.checks.errors import NotInRunbook
 from releasegate.checks.preflight import envvars, http, tls
 from releasegate.checks.preflight.envvars import Variables
 from releasegate.checks.result import CheckResult, combine
@@ -27,10 +28,8 @@ def _resolve(runbook: Runbook, target: str, path: str | None, check: str) -> str
         return http.join_url(target, path) if path is not None else target
     try:
         service = runbook.service(target)
-    except KeyError:
-        known = ", ".join(s.name for s in runbook.services) or "none"
-        return unknown_name(check, f"no service named {target!r} in runbook {runbook.name!r} (services: {known});"
-                            " name a service or write a URL such as https://api.example.com")
+    except NotInRunbook as exc:
+        return unknown_name(check, f"{exc}; name a service or write a URL such as https://api.example.com")
     return http.join_url(service.base_url, path if path is not None else service.health)
 
 

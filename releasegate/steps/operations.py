@@ -17,7 +17,7 @@ from pytest_bdd import parsers, step
 
 from releasegate.checks.deploy import logs, resources
 from releasegate.checks.deploy.targets.base import Target
-from releasegate.checks.errors import ReleaseGateError
+from releasegate.checks.errors import NotInRunbook, ReleaseGateError
 from releasegate.checks.preflight import commands, http
 from releasegate.checks.result import CheckResult
 from releasegate.checks.run import announce
@@ -130,10 +130,8 @@ def answers_on_health_path(service: str, runbook: Runbook, evidence: Evidence, w
     """GET the service's health path (services[].health of this runbook: "/" for a frontend, "/health", ...) is 200."""
     try:
         spec = runbook.service(service)
-    except KeyError:
-        known = ", ".join(s.name for s in runbook.services) or "none"
-        evidence.require(CheckResult.unknown(f"{service} health", f"no service named {service!r} in runbook"
-                                             f" {runbook.name!r} (services: {known})", "a runbook service"))
+    except NotInRunbook as exc:
+        evidence.require(CheckResult.unknown(f"{service} health", str(exc), "a runbook service"))
         return
     url = http.join_url(spec.base_url, spec.health)
     evidence.require(run(lambda: http.check_status(url, 200, "GET"), within))

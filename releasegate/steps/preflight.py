@@ -14,6 +14,7 @@ from pytest_bdd import given, parsers, step
 
 from releasegate.checks.database import server as postgres
 from releasegate.checks.database.stage import no_database_section
+from releasegate.checks.errors import NotInRunbook
 from releasegate.checks.preflight import envvars, files, host, net, tools
 from releasegate.checks.preflight.envvars import Variables
 from releasegate.checks.result import CheckResult, combine
@@ -198,12 +199,10 @@ def _host_spec(runbook: Runbook, name: str | None) -> str | CheckResult:
         return (hosts[0].url or host.LOCAL_SPEC) if hosts else host.LOCAL_SPEC
     if "://" in name:
         return name
-    for target in runbook.targets:
-        if target.name == name:
-            return target.url or host.LOCAL_SPEC
-    known = ", ".join(t.name for t in runbook.targets) or "none"
-    return unknown_name(f"host {name}", f"no target named {name!r} in runbook {runbook.name!r} (targets: {known});"
-                        " name a target or write a testinfra spec such as ssh://user@host")
+    try:
+        return runbook.lookup("targets", name).url or host.LOCAL_SPEC
+    except NotInRunbook as exc:
+        return unknown_name(f"host {name}", f"{exc}; name a target or write a testinfra spec such as ssh://user@host")
 
 
 def _on_host(

@@ -131,7 +131,7 @@ def test_load_phrases(nginx: NginxServer, scraped_services: tuple[PrometheusServ
     assert "PASSED features/load.feature::test_slo_under_load_holds" in text
     assert 'load profile "broken": FAIL' in text and "aborted at" in text
     assert 'error rate of "demo-bad": FAIL' in text
-    assert "no load profile 'nope'" in text
+    assert "no load profile named 'nope'" in text
     assert "no load ran in this scenario" in text
     reports = sorted((project.path / "reports" / "load").iterdir())
     assert len(reports) == 4 and all((r / "report.html").is_file() for r in reports)
