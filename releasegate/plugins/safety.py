@@ -23,7 +23,6 @@ import pytest
 from releasegate.checks.errors import ConfigError
 from releasegate.checks.run.confirmations import Confirmation, Confirmations
 from releasegate.checks.runbook.model import Runbook
-from releasegate.plugins.dryrun import read_only as read_only  # steps import it from here
 from releasegate.plugins.environment import RUNBOOK_KEY
 from releasegate.plugins.evidence import EVIDENCE_PROPERTY
 from releasegate.plugins.stages import SCENARIOS_KEY

@@ -22,6 +22,7 @@ from pytest_bdd import parsers
 from releasegate.checks._support.retry import within as retry_within
 from releasegate.checks.result import CheckResult
 from releasegate.checks.runbook.model import Runbook
+from releasegate.checks.runbook.options import project_dir
 from releasegate.checks.slo import phrases
 
 T = TypeVar("T")
@@ -108,9 +109,7 @@ def split_list(text: str) -> list[str]:
 
 def project_root(runbook: Runbook | None) -> Path:
     """Relative paths in steps are relative to the project: the folder above runbooks/."""
-    if runbook is not None and runbook.path is not None:
-        return runbook.path.resolve().parent.parent
-    return Path.cwd()
+    return project_dir(runbook.path if runbook is not None else None)
 
 
 def project_path(runbook: Runbook | None, path: str) -> Path:

@@ -16,9 +16,9 @@ from releasegate.checks.database import state as dbstate
 from releasegate.checks.database.stage import DatabaseStage
 from releasegate.checks.preflight.envvars import Variables
 from releasegate.checks.runbook.model import Runbook
+from releasegate.plugins.dryrun import read_only
 from releasegate.plugins.evidence import Evidence
 from releasegate.plugins.rollback import StageRecorder
-from releasegate.plugins.safety import read_only
 from releasegate.steps._phrases import project_path, project_root
 
 

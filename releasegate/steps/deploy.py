@@ -20,9 +20,9 @@ from releasegate.checks.deploy.targets import host
 from releasegate.checks.deploy.targets.base import Target
 from releasegate.checks.result import CheckResult
 from releasegate.checks.runbook.model import Runbook
+from releasegate.plugins.dryrun import read_only
 from releasegate.plugins.evidence import Evidence
-from releasegate.plugins.safety import read_only
-from releasegate.steps._phrases import run, split_list, within_phrase
+from releasegate.steps._phrases import run, run_on, split_list, within_phrase
 
 HEALTH_KINDS = ("pods", "containers", "pods/containers", "instances")
 
@@ -142,11 +142,7 @@ def all_healthy(kind: str, runbook: Runbook, deploy_target: Target, evidence: Ev
 
 def _on(runbook: Runbook, name: str, evidence: Evidence, check: Callable[[str], CheckResult],
         within: float | None) -> None:
-    spec = host.host_spec(runbook, name)
-    if isinstance(spec, CheckResult):
-        evidence.require(spec)
-        return
-    evidence.require(run(lambda: check(spec), within))
+    evidence.require(run_on(host.host_spec(runbook, name), check, within))
 
 
 @then(within_phrase('the process "{pattern}" runs as the user "{user}" on the host "{host_name}"'))

@@ -6,8 +6,8 @@ from pytest_bdd import given, then
 
 from releasegate.checks.result import CheckResult
 from releasegate.checks.run.confirmations import Confirmation
+from releasegate.plugins.dryrun import read_only
 from releasegate.plugins.evidence import Evidence
-from releasegate.plugins.safety import read_only
 
 
 @read_only

@@ -24,8 +24,8 @@ from releasegate.checks.run import announce
 from releasegate.checks.runbook.model import Runbook
 from releasegate.checks.slo import monitoring
 from releasegate.plugins.collection import scenario_location
+from releasegate.plugins.dryrun import read_only
 from releasegate.plugins.evidence import Evidence
-from releasegate.plugins.safety import read_only
 from releasegate.steps._phrases import project_root, run, split_list, within_phrase
 
 

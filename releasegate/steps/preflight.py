@@ -14,7 +14,7 @@ from pytest_bdd import given, parsers, step
 
 from releasegate.checks.database import server as postgres
 from releasegate.checks.database.stage import no_database_section
-from releasegate.checks.errors import NotInRunbook
+from releasegate.checks.deploy.targets import host as host_target
 from releasegate.checks.preflight import envvars, files, host, net, tools
 from releasegate.checks.preflight.envvars import Variables
 from releasegate.checks.result import CheckResult, combine
@@ -182,34 +182,18 @@ def tool_installed_on_host(
     within: float | None = None,
 ) -> None:
     """The same, on a host named in the runbook's targets or by a testinfra spec (ssh://, docker://)."""
-    evidence.require(run_on(_host_spec(runbook, host_name), lambda spec: _tool(tool, minimum, host.runner_for(spec)),
-                            within))
+    spec = host_target.host_spec(runbook, host_name)
+    evidence.require(run_on(spec, lambda resolved: _tool(tool, minimum, host.runner_for(resolved)), within))
 
 
 # --- host resources ------------------------------------------------------------------------------
-
-
-def _host_spec(runbook: Runbook, name: str | None) -> str | CheckResult:
-    """A testinfra spec: a literal one (local://, ssh://..., docker://...), a host target's url, or the default.
-
-    "the host" (no name) is the runbook's first target of kind "host", else this machine.
-    """
-    if name is None:
-        hosts = [t for t in runbook.targets if t.kind == "host"]
-        return (hosts[0].url or host.LOCAL_SPEC) if hosts else host.LOCAL_SPEC
-    if "://" in name:
-        return name
-    try:
-        return runbook.lookup("targets", name).url or host.LOCAL_SPEC
-    except NotInRunbook as exc:
-        return unknown_name(f"host {name}", f"{exc}; name a target or write a testinfra spec such as ssh://user@host")
 
 
 def _on_host(
     runbook: Runbook, host_name: str | None, measure: Callable[[str], CheckResult], within: float | None,
     evidence: Evidence,
 ) -> None:
-    evidence.require(run_on(_host_spec(runbook, host_name), measure, within))
+    evidence.require(run_on(host_target.host_spec(runbook, host_name), measure, within))
 
 
 @step(within_phrase("the host has at least {count:d} CPU cores"))

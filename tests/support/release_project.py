@@ -28,7 +28,7 @@ from pytest_bdd import given, parsers, then, when
 
 from releasegate.checks.result import CheckResult
 from releasegate.checks.run.rollback_plan import register_action
-from releasegate.plugins.safety import read_only
+from releasegate.plugins.dryrun import read_only
 
 ROOT = Path({root!r})
 STATE = ROOT / "state.json"

@@ -25,11 +25,11 @@ from typing import Any, Literal
 
 from releasegate.checks import secrets
 from releasegate.checks._support import hosts
-from releasegate.checks._support.hosts import get_host
+from releasegate.checks._support.hosts import LOCAL_SPEC, get_host
 from releasegate.checks.deploy.record import DeploymentRecord
 from releasegate.checks.deploy.targets.base import Target, http_version
 from releasegate.checks.deploy.targets.containers import http_ok
-from releasegate.checks.errors import TargetError, TargetUnreachable, describe_error
+from releasegate.checks.errors import NotInRunbook, TargetError, TargetUnreachable, describe_error
 from releasegate.checks.result import CheckResult
 from releasegate.checks.runbook.model import Runbook
 from releasegate.checks.runbook.options import HostOptions
@@ -169,17 +169,19 @@ def file_permissions(spec: str, path: str, mode: str | None = None, owner: str |
     return _guard(name, spec, str(wanted or "exists"), check)
 
 
-def host_spec(runbook: Runbook, name: str) -> str | CheckResult:
-    """The testinfra spec of a host a step names: a spec as written, else the url of the target of that name."""
+def host_spec(runbook: Runbook, name: str | None) -> str | CheckResult:
+    """The testinfra spec of a host a step names: a spec as written (local://, ssh://..., docker://...), else the
+    url of the target of that name; no name is the runbook's first target of kind host, else this machine."""
+    if name is None:
+        hosts = [t for t in runbook.targets if t.kind == "host"]
+        return (hosts[0].url or LOCAL_SPEC) if hosts else LOCAL_SPEC
     if "://" in name:
         return name
-    for target in runbook.targets:
-        if target.name == name:
-            return target.url or "local://"
-    known = ", ".join(t.name for t in runbook.targets) or "none"
-    return CheckResult.unknown(f"host {name}", f"no target named {name!r} in runbook {runbook.name!r} (targets:"
-                               f" {known}); name a target or write a testinfra spec such as docker://web",
-                               "a known host")
+    try:
+        return runbook.lookup("targets", name).url or LOCAL_SPEC
+    except NotInRunbook as exc:
+        return CheckResult.unknown(f"host {name}", f"{exc}; name a target or write a testinfra spec such as"
+                                   " ssh://user@host or docker://web", "a known host")
 
 
 class HostTarget(Target):
@@ -197,7 +199,7 @@ class HostTarget(Target):
 
     @property
     def host_spec(self) -> str:
-        return self.spec.url or "local://"
+        return self.spec.url or LOCAL_SPEC
 
     @property
     def host(self) -> Any:
