@@ -16,7 +16,8 @@ from typing import Any
 from releasegate.checks import secrets
 from releasegate.checks._support.paths import REPO_ROOT
 from releasegate.checks.errors import ConfigError
-from releasegate.checks.runbook.model import Runbook, load_runbook
+from releasegate.checks.runbook.loader import load_runbook
+from releasegate.checks.runbook.model import Runbook
 from releasegate.checks.runbook.stack import LocalStack
 from releasegate.localstack import images
 

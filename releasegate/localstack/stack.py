@@ -16,7 +16,7 @@ from releasegate.checks._support.docker import docker_client
 from releasegate.checks.database import connection as dbconn
 from releasegate.checks.database import migrations
 from releasegate.checks.errors import CheckError
-from releasegate.checks.runbook.model import load_runbook
+from releasegate.checks.runbook.loader import load_runbook
 from releasegate.localstack import database, dockerd, images, instances, prometheus, router
 from releasegate.localstack.component import ComponentStatus, Log, say
 from releasegate.localstack.config import LOCAL_RUNBOOK, StackConfig

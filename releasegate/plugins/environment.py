@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from releasegate.checks.errors import ConfigError
-from releasegate.checks.runbook.model import Runbook, load_runbook, runbook_path
+from releasegate.checks.runbook.loader import load_runbook, runbook_path
+from releasegate.checks.runbook.model import Runbook
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from releasegate.checks.errors import CheckError
-from releasegate.checks.runbook.model import load_runbook
+from releasegate.checks.runbook.loader import load_runbook
 from releasegate.localstack import StackConfig, instance_labels
 from releasegate.localstack.prometheus import RULES, config_text
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from releasegate.checks.errors import ConfigError, RunbookSchemaError
-from releasegate.checks.runbook.model import load_runbook
+from releasegate.checks.runbook.loader import load_runbook
 from releasegate.localstack import StackConfig
 
 PORTS = {"pg": 18090, "prometheus": 18091, "router": 18092}

@@ -245,7 +245,7 @@ def _verify_version(dsn: str, settings: MigrationSettings, wanted: str | None) -
 
 
 def _dsn_from_runbook(path: str | None) -> str:
-    from releasegate.checks.runbook.model import load_runbook
+    from releasegate.checks.runbook.loader import load_runbook
 
     if not path:
         raise ConfigError("the recorded database rollback names no runbook to read the DSN from")

@@ -6,6 +6,7 @@ names the section has.
 """
 
 from releasegate.checks.errors import NotInRunbook
+from releasegate.checks.runbook.loader import available_environments, load_runbook, runbook_path
 from releasegate.checks.runbook.model import (
     Backup,
     Database,
@@ -27,9 +28,6 @@ from releasegate.checks.runbook.model import (
     Slo,
     SloMetric,
     Target,
-    available_environments,
-    load_runbook,
-    runbook_path,
 )
 
 __all__ = [

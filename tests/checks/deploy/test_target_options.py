@@ -11,7 +11,7 @@ from releasegate.checks.deploy.strategies.base import new_record
 from releasegate.checks.deploy.targets.base import get_target, target_from_record
 from releasegate.checks.deploy.targets.compose import ComposeTarget
 from releasegate.checks.errors import RunbookSchemaError
-from releasegate.checks.runbook.model import load_runbook
+from releasegate.checks.runbook.loader import load_runbook
 
 RUNBOOK = """\
 name: local

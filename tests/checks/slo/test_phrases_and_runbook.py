@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from releasegate.checks.errors import ConfigError, RunbookSchemaError
-from releasegate.checks.runbook.model import Runbook, load_runbook
+from releasegate.checks.runbook.loader import load_runbook
+from releasegate.checks.runbook.model import Runbook
 from releasegate.checks.slo import metrics as slo
 from releasegate.checks.slo.analysis import Condition
 from releasegate.checks.slo.phrases import read
