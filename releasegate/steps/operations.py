@@ -20,7 +20,7 @@ from releasegate.checks.deploy.targets.base import Target
 from releasegate.checks.errors import NotInRunbook, ReleaseGateError
 from releasegate.checks.preflight import commands, http
 from releasegate.checks.result import CheckResult
-from releasegate.checks.run import announce
+from releasegate.checks.run import notify_team
 from releasegate.checks.runbook.model import Runbook
 from releasegate.checks.slo import monitoring
 from releasegate.plugins.collection import scenario_location
@@ -53,7 +53,7 @@ def _notify(channel: str, message: str | None, runbook: Runbook, evidence: Evide
     version = runbook.version_to or "?"
     text = message or f"{runbook.name}: release {version}: {_scenario(request)}"
     settings = runbook.notifications
-    evidence.require(announce.notify(settings.webhook_url, channel, text, timeout_s=settings.timeout_s,
+    evidence.require(notify_team(settings.webhook_url, channel, text, timeout_s=settings.timeout_s,
                                      retries=settings.retries))
 
 
