@@ -1,14 +1,14 @@
 """Load stages with Locust, run out of process, judged per stage on the returned statistics.
 
 Importing locust patches the whole process with gevent, so this module never does: it writes
-the profile as JSON, starts ``python -m locust -f load/locustfile.py --headless`` (one process,
+the profile as JSON, starts ``python -m locust -f releasegate/load/locustfile.py --headless`` (one process,
 or with ``workers: N`` a master and N worker processes on 127.0.0.1), and reads back what the
 run left: per-stage counts and response-time histograms (``stages.json``, written by the
 locustfile, see ``load.stats``), Locust's JSON statistics, CSV files and HTML report. The
 locustfile stops the run early when, after the grace delay, the failure ratio or the p95 of the
 current stage breaks its threshold.
 
-Remote workers: start ``RELEASEGATE_LOAD_PROFILE=profile.json python -m locust -f load/locustfile.py
+Remote workers: start ``RELEASEGATE_LOAD_PROFILE=profile.json python -m locust -f releasegate/load/locustfile.py
 --worker --master-host MASTER`` on other machines with the same profile file (documented in
 docs/slo-and-load.md); this module starts local ones only.
 """

@@ -32,7 +32,6 @@ from releasegate.plugins.dryrun import DRY_RUN_KEY
 from releasegate.plugins.environment import RUNBOOK_KEY
 from releasegate.plugins.halt import HALT_LINE_KEY
 from releasegate.plugins.journal import JOURNAL_KEY
-from releasegate.plugins.journal import StageRecorder as StageRecorder  # steps/database.py imports it from here
 from releasegate.plugins.outcomes import interrupted_by_a_person, is_crash
 from releasegate.plugins.safety import SAFETY_KEY
 from releasegate.plugins.stages import SCENARIOS_KEY

@@ -18,7 +18,7 @@ from releasegate.checks.preflight.envvars import Variables
 from releasegate.checks.runbook.model import Runbook
 from releasegate.plugins.dryrun import read_only
 from releasegate.plugins.evidence import Evidence
-from releasegate.plugins.rollback import StageRecorder
+from releasegate.plugins.journal import StageRecorder
 from releasegate.steps._phrases import project_path, project_root
 
 

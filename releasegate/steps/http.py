@@ -1,8 +1,9 @@
 """HTTP and TLS steps about a service's endpoints: status, JSON fields, timing, CORS, headers, certificate.
 
 A service is a name from the runbook's ``services`` (its ``base_url`` is used) or a literal
-http(s) URL. Every phrase may end with " within N seconds". HTTPS endpoints are verified
-against the system CAs; ``SSL_CERT_FILE`` adds a CA bundle.
+http(s) URL. Every phrase may end with " within N seconds". The HTTP checks verify HTTPS with
+httpx's trust (certifi's bundle; ``SSL_CERT_FILE`` replaces it); the certificate check verifies the
+chain against the system CA store.
 """
 
 from __future__ import annotations

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support import docker_engine
 from support.database import PASSWORD, Db
 
 from releasegate.checks._support.paths import REPO_ROOT
@@ -27,24 +26,12 @@ MIGRATE = ["python", "-m", "demo_service", "migrate"]
 DEMO_MIGRATIONS = REPO_ROOT / "demo" / "migrations"
 
 
-def _docker_ok() -> bool:
-    return subprocess.run(["docker", "info"], capture_output=True, timeout=30).returncode == 0
-
-
 @pytest.fixture(scope="module")
 def demo_images() -> None:
-    if shutil.which("docker") is None:
-        pytest.fail("the docker CLI is missing: scripts/setup installs Debian's docker.io")
-    if not _docker_ok():
-        with open("/tmp/dockerd.log", "ab") as log:
-            subprocess.Popen(["dockerd"], stdout=log, stderr=log, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while not _docker_ok():
-            if time.monotonic() > deadline:
-                pytest.fail("dockerd did not come up within 60s; see /tmp/dockerd.log")
-            time.sleep(1)
+    docker_engine.ensure_running()
     if subprocess.run(["docker", "image", "inspect", *IMAGES], capture_output=True, timeout=30).returncode:
-        pytest.skip(f"demo images missing ({', '.join(IMAGES)}): scripts/setup builds them (checks.images.build_all)")
+        pytest.fail(f"demo images missing ({', '.join(IMAGES)}): scripts/setup builds them"
+                    " (releasegate.localstack.images.build_all)")
 
 
 @pytest.fixture
