@@ -6,6 +6,9 @@ plugin tests drive end to end); no pytest run in between.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from releasegate.checks.result import CheckResult, Outcome
@@ -149,7 +152,7 @@ def summary(**fields: object) -> RunSummary:
     return RunSummary(**values)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("run", "expected"), [
+VERDICT_CASES: list[tuple[RunSummary, tuple[str, str, int]]] = [
     # 0 PROMOTED: every stage ran and no critical check failed (non-critical failures, pending manual items)
     (summary(), (PROMOTED, "every stage ran and no critical check failed", 0)),
     (summary(failures=(failed("load", critical=False),), pending_manual=("Team notified",), pytest_status=1),
@@ -218,7 +221,11 @@ def summary(**fields: object) -> RunSummary:
      (ROLLED_BACK, "critical failure in deploy", 2)),
     (summary(pytest_status=3, halt=CRITICAL_HALT, changed=True), (HALTED, "release halted: critical failure in deploy",
                                                                   3)),
-], ids=lambda value: repr(value) if isinstance(value, tuple) else "")
+]
+
+
+@pytest.mark.parametrize(("run", "expected"), VERDICT_CASES,
+                         ids=lambda value: repr(value) if isinstance(value, tuple) else "")
 def test_verdict(run: RunSummary, expected: tuple[str, str, int]) -> None:
     decided = verdict(run)
     assert (decided.decision, decided.why, decided.exit_code) == expected
@@ -229,3 +236,14 @@ def test_summary_counts_release_scenarios_apart_from_post_rollback_checks() -> N
     assert run.release_scenarios_ran == 0
     assert [f.scenario for f in run.release_failures] == ["deploy"]
     assert [f.scenario for f in run.post_rollback_failures] == ["after"]
+
+
+def test_every_row_of_the_readme_exit_code_table_has_a_verdict_case() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    table = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| ([\d, ]+) \| \(?([A-Z][A-Z ]+)\)? \|", table, re.M)
+    assert len(rows) >= 7, table
+    covered = {(decision, code) for _, (decision, _, code) in VERDICT_CASES}
+    for codes, decision in rows:
+        for code in (int(c) for c in codes.split(",")):
+            assert (decision, code) in covered, f"README row {code} {decision} has no case in VERDICT_CASES"
