@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +20,14 @@ import pytest
 from pytest_bdd import exceptions as bdd_exceptions
 from pytest_bdd.compat import get_fixture_names
 from pytest_bdd.feature import get_feature
-from pytest_bdd.parser import Feature, ScenarioTemplate
+from pytest_bdd.parser import Feature, ScenarioTemplate, Step
 from pytest_bdd.scenario import scenario as bdd_scenario
 from pytest_bdd.scenario import scenario_wrapper_template_registry
 from pytest_bdd.steps import StepFunctionContext
 
 STEPDEF_PREFIX = "pytestbdd_stepdef_"
 SCENARIO_KEY = "releasegate_scenario"
+EXAMPLE_PARAM = "_pytest_bdd_example"  # pytest-bdd parametrizes an Outline's items with their Examples row
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -188,13 +189,16 @@ def scenario_location(item: pytest.Item) -> tuple[str, int, str] | None:
     return getattr(function, SCENARIO_KEY, None) if function is not None else None
 
 
-def step_functions(item: pytest.Item) -> list[list[Callable[..., Any]]] | None:
-    """For each step of a scenario, the step functions that match it; None for a plain test."""
+def scenario_steps(item: pytest.Item) -> list[tuple[Step, list[StepFunctionContext]]] | None:
+    """Each step of a scenario (Background included; of an Outline, the item's Examples row) with the step
+    definitions that match it; None for a plain test."""
     function = getattr(item, "function", None)
     template = scenario_wrapper_template_registry.get(function) if function is not None else None
     parent = item.parent
     if template is None or parent is None or not isinstance(parent, pytest.Collector):
         return None
+    callspec = getattr(item, "callspec", None)
+    example = callspec.params.get(EXAMPLE_PARAM) if callspec is not None else None
+    steps = template.render(example).steps if isinstance(example, dict) else list(_rendered_steps(template))
     stepdefs = list(_step_definitions(parent))
-    return [[ctx.step_func for ctx in stepdefs if _matches(ctx, step.type, step.name)]
-            for step in _rendered_steps(template)]
+    return [(step, [ctx for ctx in stepdefs if _matches(ctx, step.type, step.name)]) for step in steps]

@@ -1,42 +1,141 @@
-"""--dry-run: print the plan, run only read-only scenarios, change nothing.
+"""--dry-run: print the plan, run only read-only steps, change nothing.
 
-The plan lists the stages and scenarios in run order with what each would do, the runbook's
-rollback commands per stage, the registered rollback actions and the resolved runbook with secrets
-masked. Only read-only scenarios run (``@preflight``, ``@manual``, or scenarios whose every step is
-marked with ``@read_only``); the rest are skipped with "dry run: <why>"
-(``checks.run.decision.dry_run_verdict``). ``config.stash[DRY_RUN_KEY]`` tells the other plugins.
+Every step declares whether it changes anything: ``@read_only`` (never), ``@changes`` (it does),
+``@read_only_when(why_not)`` (depends on the call: ``why_not(arguments, runbook)`` says why this
+call may change something, or None). A step without a declaration is treated as changing things.
+
+The plan lists the stages and scenarios in run order with what each would do (for a skipped
+scenario, every step that may change something and why), the runbook's rollback commands per
+stage, the registered rollback actions and the resolved runbook with secrets masked. A scenario
+runs only when every step is read-only for its arguments, whatever its stage tag (a ``@preflight``
+``the command "make" succeeds`` runs only for a runbook command marked ``read_only: true``); the
+rest are skipped with "dry run: <why>" (``checks.run.decision.dry_run_verdict``). Right before a
+step is called, the declaration is asked again: a step that may change something is never called
+in a dry run. ``config.stash[DRY_RUN_KEY]`` tells the other plugins.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pytest
 import yaml
+from pytest_bdd.parser import Step
+from pytest_bdd.scenario import parse_step_arguments
+from pytest_bdd.steps import StepFunctionContext, step_function_context_registry
 
 from releasegate.checks import secrets
 from releasegate.checks.run import decision
 from releasegate.checks.run.decision import ScenarioInfo
 from releasegate.checks.run.rollback_plan import describe_action, registered_actions
 from releasegate.checks.runbook.model import Runbook
-from releasegate.plugins.collection import step_functions
+from releasegate.plugins.collection import scenario_steps
 from releasegate.plugins.environment import RUNBOOK_KEY
 from releasegate.plugins.stages import SCENARIOS_KEY, classify
 
-READ_ONLY_ATTRIBUTE = "releasegate_read_only"
+DECLARATION_ATTRIBUTE = "releasegate_read_only"
 DRY_RUN_SKIP = "dry run"
 
 DRY_RUN_KEY = pytest.StashKey[bool]()
 CHANGE_RANK_KEY = pytest.StashKey[int | None]()
 
 F = TypeVar("F", bound=Callable[..., Any])
+WhyNotReadOnly = Callable[[Mapping[str, Any], Runbook | None], str | None]
+"""A step's declaration: why one call (its parsed arguments, the runbook) may change something, or None."""
+
+
+def _declare(step: F, why_not: WhyNotReadOnly) -> F:
+    setattr(step, DECLARATION_ATTRIBUTE, why_not)
+    return step
+
+
+def _never(arguments: Mapping[str, Any], runbook: Runbook | None) -> str | None:
+    return None
+
+
+def _always(arguments: Mapping[str, Any], runbook: Runbook | None) -> str | None:
+    return "declared as changing things"
 
 
 def read_only(step: F) -> F:
-    """Mark a step function as read-only: scenarios made only of such steps run in --dry-run."""
-    setattr(step, READ_ONLY_ATTRIBUTE, True)
-    return step
+    """Declare a step read-only whatever its arguments: it runs under --dry-run."""
+    return _declare(step, _never)
+
+
+def changes(step: F) -> F:
+    """Declare that a step changes the environment: under --dry-run it never runs, the plan shows it."""
+    return _declare(step, _always)
+
+
+def read_only_when(why_not: WhyNotReadOnly) -> Callable[[F], F]:
+    """Declare a step read-only for some calls: ``why_not(arguments, runbook)`` is None for those."""
+    def declare(step: F) -> F:
+        return _declare(step, why_not)
+    return declare
+
+
+def declaration(step: Callable[..., Any]) -> WhyNotReadOnly | None:
+    """The read-only declaration of a step function, or None when it has none."""
+    found = getattr(step, DECLARATION_ATTRIBUTE, None)
+    return found if callable(found) else None
+
+
+def why_it_changes(step: Step, contexts: list[StepFunctionContext], runbook: Runbook | None) -> str | None:
+    """Why running this step may change something, or None when every definition matching it is read-only."""
+    if not contexts:
+        return "no step definition matches it"
+    for context in contexts:
+        function = context.step_func
+        declared = declaration(function)
+        if declared is None:
+            return f"{function.__module__}.{function.__qualname__} is not declared read-only"
+        try:
+            why = declared(parse_step_arguments(step, context), runbook)
+        except Exception as exc:  # a declaration that cannot answer counts as a change
+            why = f"its read-only declaration failed: {type(exc).__name__}: {exc}"
+        if why is not None:
+            return why
+    return None
+
+
+@dataclass(frozen=True)
+class Change:
+    """A step of a scenario that may change something: not run in a dry run."""
+
+    step: str  # "When the release is deployed"
+    line: int
+    does: str  # the first line of the step function's docstring
+    why: str
+
+    def describe(self) -> str:
+        does = f" - {self.does}" if self.does else ""
+        return secrets.redact(f"would: {self.step} (line {self.line}){does} [{self.why}]")
+
+
+CHANGES_KEY = pytest.StashKey[list[Change] | None]()
+
+
+def changes_of(item: pytest.Item) -> list[Change] | None:
+    """The steps of a scenario that may change something (empty: read-only); None for a plain test."""
+    if CHANGES_KEY not in item.stash:
+        item.stash[CHANGES_KEY] = _changes(item, item.config.stash.get(RUNBOOK_KEY, None))
+    return item.stash[CHANGES_KEY]
+
+
+def _changes(item: pytest.Item, runbook: Runbook | None) -> list[Change] | None:
+    steps = scenario_steps(item)
+    if steps is None:
+        return None
+    found: dict[tuple[int, str], Change] = {}  # an Examples table renders a step once per row
+    for step, contexts in steps:
+        why = why_it_changes(step, contexts, runbook)
+        if why is not None:
+            doc = (contexts[0].step_func.__doc__ or "").strip().splitlines() if contexts else []
+            text = f"{step.keyword.strip()} {step.name}"
+            found.setdefault((step.line_number, text), Change(text, step.line_number, doc[0] if doc else "", why))
+    return list(found.values())
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -89,16 +188,21 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(f"{DRY_RUN_SKIP}: {why}")
 
 
-def all_steps_read_only(item: pytest.Item) -> bool:
-    """True when every step of the scenario is implemented by step functions marked ``@read_only``."""
-    steps = step_functions(item)
-    return bool(steps) and all(functions and all(getattr(f, READ_ONLY_ATTRIBUTE, False) for f in functions)
-                               for functions in steps or [])
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_bdd_before_step(request: pytest.FixtureRequest, step: Step, step_func: Callable[..., Any]) -> None:
+    """The last guard, before the step's fixtures are set up: a dry run never calls a step that may change things."""
+    if not request.config.stash[DRY_RUN_KEY]:
+        return
+    contexts = [context for context in step_function_context_registry.values()
+                if context.step_func is step_func and context.parser.is_matching(step.name)]
+    why = why_it_changes(step, contexts, request.config.stash.get(RUNBOOK_KEY, None))
+    if why is not None:
+        pytest.skip(secrets.redact(f"{DRY_RUN_SKIP}: {step.keyword.strip()} {step.name}: {why}"))
 
 
 def why_skipped(item: pytest.Item, info: ScenarioInfo, change_rank: int | None) -> str | None:
-    """Why a dry run skips this scenario, or None when it runs (the steps are looked at only when it matters)."""
-    read = not (info.post_rollback or info.destructive or info.manual or info.preflight) and all_steps_read_only(item)
+    """Why a dry run skips this scenario, or None when it runs."""
+    read = not (info.post_rollback or info.destructive) and changes_of(item) == []
     return decision.dry_run_verdict(info, read_only=read, change_rank=change_rank)
 
 
@@ -142,6 +246,7 @@ def dry_run_plan(items: list[pytest.Item], runbook: Runbook | None) -> list[str]
             what = f"SKIPPED in dry run ({why})"
         flags = "".join(f" @{tag}" for tag, on in (("critical", info.critical), ("manual", info.manual)) if on)
         lines.append(f"  - {info.scenario}{flags}: {what}")
+        lines.extend("      " + change.describe() for change in changes_of(item) or [])
     if runbook is not None:
         lines.append(f"deploy strategy {runbook.deploy.strategy}; database rollback policy "
                      f"{runbook.database.rollback_policy if runbook.database else 'none (no database)'};"
@@ -159,5 +264,5 @@ def dry_run_plan(items: list[pytest.Item], runbook: Runbook | None) -> list[str]
 
 @pytest.fixture
 def dry_run(pytestconfig: pytest.Config) -> bool:
-    """True under --dry-run: a step must not change anything (pass dry_run to evidence.require)."""
+    """True under --dry-run (a step that is not read-only for its arguments is never called then)."""
     return pytestconfig.stash[DRY_RUN_KEY]

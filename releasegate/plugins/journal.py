@@ -5,8 +5,9 @@ A release run is a run of .feature files (not --collect-only, --help or --list-s
 any other run:
 
 - the controller creates ``reports/journal/<run-id>.jsonl`` and points ``latest`` at it (a dry run
-  does not); ``--rollback-only`` resumes the journal ``latest`` names; workers open the
-  controller's, whose run id they get through ``workerinput``;
+  does not); ``--rollback-only`` resumes the journal ``latest`` names (``--dry-run --rollback-only``
+  only reads it and writes its own); workers open the controller's, whose run id they get through
+  ``workerinput``;
 - the runbook's rollback commands of a stage are recorded when a scenario of the stage begins;
 - a step records its change with ``release_journal.stage_completed(action, params)``.
 """
@@ -65,20 +66,29 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(JournalPlugin(config, journal), "releasegate-journal")
 
 
+def journal_to_roll_back(config: pytest.Config) -> Journal:
+    """The journal whose rollback ``--rollback-only`` finishes; a usage error when there is none."""
+    journal = Journal.latest(journal_dir(config))
+    if journal is None:
+        raise pytest.UsageError(f"--rollback-only: no journal in {journal_dir(config)}; nothing to roll back")
+    return journal
+
+
 def open_journal(config: pytest.Config) -> Journal | None:
     if hasattr(config, "workerinput"):
         run_id = config.workerinput.get(RUN_ID_INPUT)
         return Journal.open(journal_dir(config), str(run_id)) if run_id is not None else None
-    if config.getoption("releasegate_rollback_only", default=False):
-        journal = Journal.latest(journal_dir(config))
-        if journal is None:
-            raise pytest.UsageError(f"--rollback-only: no journal in {journal_dir(config)}; nothing to roll back")
-        journal.append("rollback_only_started", **run_context(config))
-        return journal
-    inspecting = config.option.collectonly or config.option.help or getattr(config.option, "list_steps", False)
-    if inspecting or not runs_features(config):
-        return None
     dry_run = config.stash.get(DRY_RUN_KEY, False)
+    rollback_only = bool(config.getoption("releasegate_rollback_only", default=False))
+    if rollback_only:
+        journal = journal_to_roll_back(config)
+        if not dry_run:
+            journal.append("rollback_only_started", **run_context(config))
+            return journal
+        # --dry-run: the rollback plugin only reads that journal to print its plan; this run keeps its own
+    inspecting = config.option.collectonly or config.option.help or getattr(config.option, "list_steps", False)
+    if inspecting or not (runs_features(config) or rollback_only):
+        return None
     journal = Journal.create(journal_dir(config), make_latest=not dry_run)
     journal.append("run_started", **run_context(config), dry_run=dry_run,
                    no_rollback=bool(config.getoption("releasegate_no_rollback", default=False)),

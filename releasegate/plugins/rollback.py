@@ -10,7 +10,9 @@
 - SIGTERM and Ctrl-C roll back what had completed (unless ``--no-rollback``); a signal during the
   rollback is journaled and ignored.
 - ``--rollback-only`` runs the rollback plan of the last journal (a run that died), then any
-  ``@post-rollback`` scenarios named on the command line.
+  ``@post-rollback`` scenarios named on the command line. With ``--dry-run`` it prints that plan
+  (what would run, newest first, and what is already done) and runs nothing: the decision is
+  "none" and the dead run's journal is only read.
 
 Hooks fired: ``pytest_releasegate_rollback_decided``, ``_rollback_started``, ``_rollback_finished``.
 """
@@ -27,11 +29,11 @@ import pytest
 from releasegate.checks.run import decision
 from releasegate.checks.run.decision import FailedCheck, Halt, RollbackDecision, RollbackPolicy, Trigger
 from releasegate.checks.run.journal import Journal, UndoStep
-from releasegate.checks.run.rollback_plan import RollbackReport, execute_plan
+from releasegate.checks.run.rollback_plan import RollbackReport, describe_action, execute_plan, pending_plan
 from releasegate.plugins.dryrun import DRY_RUN_KEY
 from releasegate.plugins.environment import RUNBOOK_KEY
 from releasegate.plugins.halt import HALT_LINE_KEY
-from releasegate.plugins.journal import JOURNAL_KEY
+from releasegate.plugins.journal import JOURNAL_KEY, journal_to_roll_back
 from releasegate.plugins.outcomes import interrupted_by_a_person, is_crash
 from releasegate.plugins.safety import SAFETY_KEY
 from releasegate.plugins.stages import SCENARIOS_KEY
@@ -103,7 +105,9 @@ class RollbackController:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:
         if self.rollback_only and self.journal is not None:
-            self.decide(decision.RollbackOnly())
+            if self.config.stash.get(DRY_RUN_KEY, False):
+                self._print_lines(dry_run_rollback_plan(journal_to_roll_back(self.config)))
+            self.decide(decision.RollbackOnly())  # under --dry-run the policy answers "none"
             self._roll_back_when_quiet(now=True)  # the dead run's scenarios will never finish
 
     def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
@@ -178,6 +182,12 @@ class RollbackController:
         self.config.hook.pytest_releasegate_rollback_finished(config=self.config, report=self.rollback)
         self._check_release_done()
 
+    def _print_lines(self, lines: list[str]) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            for line in lines:
+                reporter.write_line(line)
+
     def _ignore_during_rollback(self, signum: int, frame: FrameType | None) -> None:
         if self.journal is not None:
             self.journal.append("signal_ignored", signal=signal.Signals(signum).name, reason="rollback in progress")
@@ -225,3 +235,19 @@ class RollbackController:
 
         with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
             self._previous_sigterm = signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def dry_run_rollback_plan(journal: Journal) -> list[str]:
+    """What ``--rollback-only`` would do with this journal, as text lines; reads the journal only."""
+    pending = pending_plan(journal, retry_failed=True)
+    lines = ["", "=" * 12 + f" releasegate dry run: the rollback plan of run {journal.run_id} " + "=" * 12]
+    if pending.finished is not None:
+        lines.append(f"nothing would run: {pending.finished_reason}")
+    elif not pending.steps:
+        lines.append("nothing would run: no stage had changed anything")
+    else:
+        lines.append("--rollback-only would run, newest first (nothing runs now):")
+        for step in pending.steps:
+            status = "already done" if step.key in pending.done else "would run"
+            lines.append(f"  - {status}: {step.describe()} - {describe_action(step.action)}")
+    return [*lines, "=" * 71]

@@ -16,7 +16,7 @@ from releasegate.checks.database import state as dbstate
 from releasegate.checks.database.stage import DatabaseStage
 from releasegate.checks.preflight.envvars import Variables
 from releasegate.checks.runbook.model import Runbook
-from releasegate.plugins.dryrun import read_only
+from releasegate.plugins.dryrun import changes, read_only
 from releasegate.plugins.evidence import Evidence
 from releasegate.plugins.journal import StageRecorder
 from releasegate.steps._phrases import project_path, project_root
@@ -40,6 +40,7 @@ def database_stage(runbook: Runbook, database_state_file: Path, release_journal:
 
 @given("a verified backup of the database is taken")
 @when("a verified backup of the database is taken")
+@changes
 def verified_backup(database_stage: DatabaseStage, evidence: Evidence) -> None:
     """pg_dump (custom format) verified with pg_restore --list and sha256; path and checksum go to the journal."""
     evidence.require(database_stage.take_backup())
@@ -47,6 +48,7 @@ def verified_backup(database_stage: DatabaseStage, evidence: Evidence) -> None:
 
 @given(parsers.parse("backups older than {days:d} days are removed"))
 @when(parsers.parse("backups older than {days:d} days are removed"))
+@changes
 def old_backups_removed(days: int, database_stage: DatabaseStage, evidence: Evidence) -> None:
     """Removes releasegate backups in database.backup.dir older than N days (never this run's backup)."""
     evidence.require(database_stage.remove_old_backups(days))
@@ -54,6 +56,7 @@ def old_backups_removed(days: int, database_stage: DatabaseStage, evidence: Evid
 
 @given("old backups are removed")
 @when("old backups are removed")
+@changes
 def old_backups_removed_by_retention(database_stage: DatabaseStage, evidence: Evidence) -> None:
     """Removes backups older than database.backup.retention_days."""
     evidence.require(database_stage.remove_old_backups())
@@ -103,6 +106,7 @@ def schema_version_recorded(database_stage: DatabaseStage, evidence: Evidence) -
 
 @when("the migrations are applied")
 @given("the migrations are applied")
+@changes
 def migrations_applied(database_stage: DatabaseStage, evidence: Evidence) -> None:
     """Upgrade to head (alembic on the host or in the container, or SQL files); records the rollback first."""
     evidence.require(database_stage.migrate())
@@ -131,6 +135,7 @@ def no_migration_pending(database_stage: DatabaseStage, evidence: Evidence) -> N
 
 @then("the migration is reversible")
 @then("the migrations are reversible")
+@changes
 def migration_reversible(database_stage: DatabaseStage, evidence: Evidence) -> None:
     """upgrade -> downgrade (to the recorded revision) -> upgrade on a scratch copy of the database."""
     evidence.require(database_stage.check_reversible())

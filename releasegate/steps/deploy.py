@@ -20,7 +20,7 @@ from releasegate.checks.deploy.targets import host
 from releasegate.checks.deploy.targets.base import Target
 from releasegate.checks.result import CheckResult
 from releasegate.checks.runbook.model import Runbook
-from releasegate.plugins.dryrun import read_only
+from releasegate.plugins.dryrun import changes, read_only
 from releasegate.plugins.evidence import Evidence
 from releasegate.steps._phrases import run, run_on, split_list, within_phrase
 
@@ -57,6 +57,7 @@ def image_exists(runbook: Runbook, deploy_target: Target, evidence: Evidence) ->
 
 
 @when("the release is deployed")
+@changes
 def release_deployed(runbook: Runbook, deploy_target: Target, deploy_session: DeploySession, release_journal: Any,
                      evidence: Evidence, canary_gate: Callable[[str], Gate]) -> None:
     """Deploy every service with the runbook's deploy.strategy, in order, each healthy before the next."""
@@ -65,6 +66,7 @@ def release_deployed(runbook: Runbook, deploy_target: Target, deploy_session: De
 
 
 @when(parsers.parse("the release is deployed with the {strategy} strategy"))
+@changes
 def release_deployed_with(strategy: str, runbook: Runbook, deploy_target: Target, deploy_session: DeploySession,
                           release_journal: Any, evidence: Evidence, canary_gate: Callable[[str], Gate]) -> None:
     """Deploy with recreate, rolling, blue-green or canary (weights from deploy.canary_weights)."""
@@ -74,6 +76,7 @@ def release_deployed_with(strategy: str, runbook: Runbook, deploy_target: Target
 
 
 @when("the new version is started on the standby colour")
+@changes
 def staged(runbook: Runbook, deploy_target: Target, deploy_session: DeploySession, release_journal: Any,
            evidence: Evidence) -> None:
     """Blue-green without the switch: the standby colour runs the new version, healthy and smoke-tested."""
@@ -81,12 +84,14 @@ def staged(runbook: Runbook, deploy_target: Target, deploy_session: DeploySessio
 
 
 @when("the traffic is switched to the new version")
+@changes
 def switched(runbook: Runbook, deploy_session: DeploySession, evidence: Evidence) -> None:
     """Switch the router to the colour the blue-green deployment started (a no-op when it already serves)."""
     evidence.require(observe.switch_staged(runbook, deploy_session))
 
 
 @when(parsers.parse("the canary advances through {weights} percent"))
+@changes
 def canary_advances(weights: str, runbook: Runbook, deploy_target: Target, deploy_session: DeploySession,
                     release_journal: Any, evidence: Evidence, canary_gate: Callable[[str], Gate]) -> None:
     """Canary at each weight (e.g. "5, 25, 50, 100"), the SLO analysis gating every step; a failed gate rolls back."""
@@ -102,6 +107,7 @@ def canary_advances(weights: str, runbook: Runbook, deploy_target: Target, deplo
 
 @when("the previous version is restored")
 @when("the traffic is switched back to the previous version")
+@changes
 def restored(runbook: Runbook, deploy_target: Target, deploy_session: DeploySession, evidence: Evidence) -> None:
     """Undo this run's deployments, newest first (switch-back for blue-green); idempotent."""
     evidence.require(observe.restore_previous(runbook, deploy_target, deploy_session))
@@ -124,6 +130,7 @@ def serves_release(runbook: Runbook, deploy_target: Target, evidence: Evidence, 
 
 
 @then(parsers.parse("no request failed during the {what}"))
+@read_only
 def no_request_failed(what: str, deploy_session: DeploySession, evidence: Evidence) -> None:
     """The prober of the last deploy/switch/rollback step (>= 50 requests/s through the router) saw no failure."""
     evidence.require(observe.no_request_failed(deploy_session, what))

@@ -8,7 +8,8 @@ chain against the system CA store.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from pytest_bdd import step
 
@@ -17,10 +18,17 @@ from releasegate.checks.preflight import envvars, http, tls
 from releasegate.checks.preflight.envvars import Variables
 from releasegate.checks.result import CheckResult, combine
 from releasegate.checks.runbook.model import Runbook
+from releasegate.plugins.dryrun import read_only, read_only_when
 from releasegate.plugins.evidence import Evidence
 from releasegate.steps._phrases import is_url, run, run_on, split_list, unknown_name, within_phrase
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")  # RFC 9110 9.2.1: they change nothing on the server
+
+
+def _safe_method(arguments: Mapping[str, Any], runbook: Runbook | None) -> str | None:
+    method = str(arguments["method"]).upper()
+    return None if method in SAFE_METHODS else f"sends an HTTP {method} request"
 
 
 def _resolve(runbook: Runbook, target: str, path: str | None, check: str) -> str | CheckResult:
@@ -40,6 +48,7 @@ def _require(evidence: Evidence, runbook: Runbook, target: str, path: str | None
 
 
 @step(within_phrase('"{target}" answers {method} "{path}" with status {status:d}'))
+@read_only_when(_safe_method)
 def answers_with_status(
     target: str, method: str, path: str, status: int, runbook: Runbook, evidence: Evidence,
     within: float | None = None,
@@ -54,6 +63,7 @@ def answers_with_status(
 
 
 @step(within_phrase('the JSON field "{field}" of "{target}" "{path}" is "{value}"'))
+@read_only
 def json_field_is(
     field: str, target: str, path: str, value: str, runbook: Runbook, evidence: Evidence,
     within: float | None = None,
@@ -64,6 +74,7 @@ def json_field_is(
 
 
 @step(within_phrase('the JSON of "{target}" "{path}" has the fields "{fields}"'))
+@read_only
 def json_has_fields(
     target: str, path: str, fields: str, runbook: Runbook, evidence: Evidence, within: float | None = None
 ) -> None:
@@ -73,6 +84,7 @@ def json_has_fields(
 
 
 @step(within_phrase('"{target}" answers GET "{path}" in under {ms:g} ms'))
+@read_only
 def answers_in_under(
     target: str, path: str, ms: float, runbook: Runbook, evidence: Evidence, within: float | None = None
 ) -> None:
@@ -82,12 +94,14 @@ def answers_in_under(
 
 
 @step(within_phrase('CORS on "{target}" allows the origin "{origin}"'))
+@read_only
 def cors_allows(target: str, origin: str, runbook: Runbook, evidence: Evidence, within: float | None = None) -> None:
     """An OPTIONS preflight from the origin (on the service's health path) is allowed."""
     _require(evidence, runbook, target, None, f"CORS on {target}", lambda url: http.check_cors(url, origin), within)
 
 
 @step(within_phrase('CORS on "{target}" does not allow the origin "{origin}"'))
+@read_only
 def cors_refuses(target: str, origin: str, runbook: Runbook, evidence: Evidence, within: float | None = None) -> None:
     """An OPTIONS preflight from the origin gets no matching Access-Control-Allow-Origin."""
     _require(evidence, runbook, target, None, f"CORS on {target}",
@@ -95,6 +109,7 @@ def cors_refuses(target: str, origin: str, runbook: Runbook, evidence: Evidence,
 
 
 @step(within_phrase('CORS on "{target}" allows the origins in "{variable}"'))
+@read_only
 def cors_allows_configured(
     target: str, variable: str, runbook: Runbook, env_variables: Variables, evidence: Evidence,
     within: float | None = None,
@@ -113,6 +128,7 @@ def cors_allows_configured(
 
 @step(within_phrase('"{target}" sends the security headers "{names}"'))
 @step(within_phrase('"{target}" sends the recommended security headers'))
+@read_only
 def security_headers(
     target: str, runbook: Runbook, evidence: Evidence, names: str | None = None, within: float | None = None
 ) -> None:
@@ -123,6 +139,7 @@ def security_headers(
 
 
 @step(within_phrase('the certificate of "{target}" is valid for at least {days:d} days'))
+@read_only
 def certificate_valid(
     target: str, days: int, runbook: Runbook, evidence: Evidence, within: float | None = None
 ) -> None:

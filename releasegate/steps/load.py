@@ -11,6 +11,7 @@ from releasegate.checks.runbook.model import Runbook
 from releasegate.checks.slo.phrases import Ask
 from releasegate.load.runner import LoadResult, report_dir, run_profile
 from releasegate.load.under_load import measure_under_load
+from releasegate.plugins.dryrun import changes, read_only
 from releasegate.plugins.evidence import Evidence
 from releasegate.steps._phrases import slo_phrase
 
@@ -37,6 +38,7 @@ def _record(result: LoadResult | CheckResult | None, evidence: Evidence) -> Load
 
 
 @when(parsers.parse('the load profile "{name}" runs'), target_fixture="load_result")
+@changes
 def load_profile_runs(name: str, runbook: Runbook, evidence: Evidence,
                       pytestconfig: pytest.Config) -> LoadResult | None:
     """Run the profile's stages (load.NAME in the runbook); the verdict is left to "the load stage passed"."""
@@ -50,6 +52,7 @@ def load_result() -> LoadResult | None:
 
 
 @then("the load stage passed its thresholds")
+@read_only
 def load_stage_passed(load_result: LoadResult | None, evidence: Evidence) -> None:
     """Every stage kept its failure ratio, p95 and request-rate thresholds, and the run was not aborted."""
     if load_result is None:
@@ -61,6 +64,7 @@ def load_stage_passed(load_result: LoadResult | None, evidence: Evidence) -> Non
 
 @when(slo_phrase("threshold", under_load=True), target_fixture="load_result")
 @then(slo_phrase("threshold", under_load=True), target_fixture="load_result")
+@changes
 def slo_under_load(ask: Ask, load: str, runbook: Runbook, evidence: Evidence,
                    pytestconfig: pytest.Config) -> LoadResult | None:
     """Measure an SLO while the load profile runs; the analysis spans the load unless the phrase gives a duration."""

@@ -12,6 +12,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pytest
 from pytest_bdd import parsers, step
 
@@ -24,12 +27,17 @@ from releasegate.checks.run import notify_team
 from releasegate.checks.runbook.model import Runbook
 from releasegate.checks.slo import monitoring
 from releasegate.plugins.collection import scenario_location
-from releasegate.plugins.dryrun import read_only
+from releasegate.plugins.dryrun import changes, read_only, read_only_when
 from releasegate.plugins.evidence import Evidence
 from releasegate.steps._phrases import project_root, run, split_list, within_phrase
 
 
+def _read_only_command(arguments: Mapping[str, Any], runbook: Runbook | None) -> str | None:
+    return commands.why_not_read_only(str(arguments["name"]), runbook)
+
+
 @step(within_phrase('the command "{name}" succeeds'))
+@read_only_when(_read_only_command)
 def command_succeeds(name: str, runbook: Runbook, evidence: Evidence, within: float | None = None) -> None:
     """The command (runbook commands.NAME, else NAME as written) exits 0; output tail in the evidence."""
     command = commands.resolve(name, runbook, project_root(runbook))
@@ -37,6 +45,7 @@ def command_succeeds(name: str, runbook: Runbook, evidence: Evidence, within: fl
 
 
 @step(within_phrase('the command "{name}" prints "{text}"'))
+@read_only_when(_read_only_command)
 def command_prints(name: str, text: str, runbook: Runbook, evidence: Evidence, within: float | None = None) -> None:
     """The command exits 0 and its output contains the text (e.g. an alembic revision)."""
     command = commands.resolve(name, runbook, project_root(runbook))
@@ -58,12 +67,14 @@ def _notify(channel: str, message: str | None, runbook: Runbook, evidence: Evide
 
 
 @step(parsers.parse('the team is notified in "{channel}"'))
+@changes
 def team_notified(channel: str, runbook: Runbook, evidence: Evidence, request: pytest.FixtureRequest) -> None:
     """A message naming the release and the scenario reaches the channel (notifications.webhook_url)."""
     _notify(channel, None, runbook, evidence, request)
 
 
 @step(parsers.parse('the team is notified in "{channel}" that "{message}"'))
+@changes
 def team_notified_that(channel: str, message: str, runbook: Runbook, evidence: Evidence,
                        request: pytest.FixtureRequest) -> None:
     """This message reaches the channel through notifications.webhook_url."""

@@ -19,6 +19,7 @@ from releasegate.checks.preflight import envvars, files, host, net, tools
 from releasegate.checks.preflight.envvars import Variables
 from releasegate.checks.result import CheckResult, combine
 from releasegate.checks.runbook.model import Runbook
+from releasegate.plugins.dryrun import read_only
 from releasegate.plugins.environment import RUNBOOK_KEY
 from releasegate.plugins.evidence import Evidence
 from releasegate.steps._phrases import project_path, run, run_on, split_list, unknown_name, within_phrase
@@ -37,6 +38,7 @@ def env_variables(request: pytest.FixtureRequest) -> Variables:
 
 @given(parsers.parse('the environment variables are read from the dotenv file "{path}"'),
        target_fixture="env_variables")
+@read_only
 def read_from_dotenv(path: str, request: pytest.FixtureRequest, evidence: Evidence) -> Variables:
     """Later environment steps of the scenario read this dotenv file instead of the process environment."""
     runbook = request.config.stash.get(RUNBOOK_KEY, None)
@@ -54,6 +56,7 @@ def _env(check: Callable[[], CheckResult], within: float | None, evidence: Evide
 
 @step(within_phrase(ENV + " is set"))
 @step(within_phrase(ENV + " is set and not a placeholder"))
+@read_only
 def variable_is_set(name: str, env_variables: Variables, evidence: Evidence, within: float | None = None) -> None:
     """Set, not empty and not a placeholder (your_api_key, changeme, <...>, sk-ant-... stubs); secrets masked."""
     _env(lambda: envvars.check_set(env_variables, name), within, evidence)
@@ -61,30 +64,35 @@ def variable_is_set(name: str, env_variables: Variables, evidence: Evidence, wit
 
 @step(within_phrase('the environment variables "{names}" are set'))
 @step(within_phrase('the environment variables "{names}" are set and not placeholders'))
+@read_only
 def variables_are_set(names: str, env_variables: Variables, evidence: Evidence, within: float | None = None) -> None:
     """Each variable of a comma-separated list is set, not empty and not a placeholder."""
     _env(lambda: envvars.check_all_set(env_variables, split_list(names)), within, evidence)
 
 
 @step(within_phrase('at least one of "{names}" is set'))
+@read_only
 def one_of_group_is_set(names: str, env_variables: Variables, evidence: Evidence, within: float | None = None) -> None:
     """At least one variable of the group is set to a real value (e.g. one AI provider key)."""
     _env(lambda: envvars.check_any_set(env_variables, split_list(names)), within, evidence)
 
 
 @step(within_phrase(ENV + " is a URL"))
+@read_only
 def variable_is_url(name: str, env_variables: Variables, evidence: Evidence, within: float | None = None) -> None:
     """An http(s) URL with a host name."""
     _env(lambda: envvars.check_url(env_variables, name), within, evidence)
 
 
 @step(within_phrase(ENV + " is a list of URLs"))
+@read_only
 def variable_is_url_list(name: str, env_variables: Variables, evidence: Evidence, within: float | None = None) -> None:
     """A comma-separated list of http(s) URLs (such as CORS_ORIGINS)."""
     _env(lambda: envvars.check_url_list(env_variables, name), within, evidence)
 
 
 @step(within_phrase(ENV + " is a PostgreSQL DSN"))
+@read_only
 def variable_is_dsn(name: str, env_variables: Variables, evidence: Evidence, within: float | None = None) -> None:
     """postgresql://[user[:password]@]host[:port]/database; the password is never shown."""
     _env(lambda: envvars.check_dsn(env_variables, name), within, evidence)
@@ -92,6 +100,7 @@ def variable_is_dsn(name: str, env_variables: Variables, evidence: Evidence, wit
 
 @step(within_phrase(ENV + " is an integer"))
 @step(within_phrase(ENV + " is an integer between {minimum:d} and {maximum:d}"))
+@read_only
 def variable_is_integer(
     name: str,
     env_variables: Variables,
@@ -106,6 +115,7 @@ def variable_is_integer(
 
 @step(within_phrase(ENV + ' is one of "{choices}"'))
 @step(within_phrase('"{name}" is one of "{choices}"'))
+@read_only
 def variable_is_one_of(
     name: str, choices: str, env_variables: Variables, evidence: Evidence, within: float | None = None
 ) -> None:
@@ -115,6 +125,7 @@ def variable_is_one_of(
 
 @step(within_phrase(ENV + " is true"))
 @step(within_phrase('"{name}" is true'))
+@read_only
 def variable_is_true(name: str, env_variables: Variables, evidence: Evidence, within: float | None = None) -> None:
     """A boolean flag set to true (true/1/yes/on)."""
     _env(lambda: envvars.check_bool(env_variables, name, True), within, evidence)
@@ -122,6 +133,7 @@ def variable_is_true(name: str, env_variables: Variables, evidence: Evidence, wi
 
 @step(within_phrase(ENV + " is false"))
 @step(within_phrase('"{name}" is false'))
+@read_only
 def variable_is_false(name: str, env_variables: Variables, evidence: Evidence, within: float | None = None) -> None:
     """A boolean flag set to false (false/0/no/off); not set is a failure (DEBUG_MODE in production)."""
     _env(lambda: envvars.check_bool(env_variables, name, False), within, evidence)
@@ -129,6 +141,7 @@ def variable_is_false(name: str, env_variables: Variables, evidence: Evidence, w
 
 @step(within_phrase(ENV + " is false or not set"))
 @step(within_phrase('"{name}" is false or not set'))
+@read_only
 def variable_is_false_or_unset(
     name: str, env_variables: Variables, evidence: Evidence, within: float | None = None
 ) -> None:
@@ -137,6 +150,7 @@ def variable_is_false_or_unset(
 
 
 @step(within_phrase('"{lower}" is at most "{upper}"'))
+@read_only
 def variable_at_most(
     lower: str, upper: str, env_variables: Variables, evidence: Evidence, within: float | None = None
 ) -> None:
@@ -145,6 +159,7 @@ def variable_at_most(
 
 
 @step(within_phrase('the dotenv file "{path}" defines "{names}"'))
+@read_only
 def dotenv_defines(
     path: str, names: str, request: pytest.FixtureRequest, evidence: Evidence, within: float | None = None
 ) -> None:
@@ -170,6 +185,7 @@ def _tool(tool: str, minimum: str | None, runner: tools.Runner) -> CheckResult:
 
 @step(within_phrase('"{tool}" is installed'))
 @step(within_phrase('"{tool}" is installed at version {minimum} or later'))
+@read_only
 def tool_installed(tool: str, evidence: Evidence, minimum: str | None = None, within: float | None = None) -> None:
     """A tool (docker, docker compose, psql, kubectl, git, python3, ...) on this machine, version from --version."""
     evidence.require(run(lambda: _tool(tool, minimum, tools.LOCAL), within))
@@ -177,6 +193,7 @@ def tool_installed(tool: str, evidence: Evidence, minimum: str | None = None, wi
 
 @step(within_phrase('"{tool}" is installed on the host "{host_name}"'))
 @step(within_phrase('"{tool}" is installed at version {minimum} or later on the host "{host_name}"'))
+@read_only
 def tool_installed_on_host(
     tool: str, host_name: str, runbook: Runbook, evidence: Evidence, minimum: str | None = None,
     within: float | None = None,
@@ -198,6 +215,7 @@ def _on_host(
 
 @step(within_phrase("the host has at least {count:d} CPU cores"))
 @step(within_phrase('the host "{host_name}" has at least {count:d} CPU cores'))
+@read_only
 def host_cpu_cores(
     count: int, runbook: Runbook, evidence: Evidence, host_name: str | None = None, within: float | None = None
 ) -> None:
@@ -207,6 +225,7 @@ def host_cpu_cores(
 
 @step(within_phrase("the host has at least {gb:g} GB of memory"))
 @step(within_phrase('the host "{host_name}" has at least {gb:g} GB of memory'))
+@read_only
 def host_memory(
     gb: float, runbook: Runbook, evidence: Evidence, host_name: str | None = None, within: float | None = None
 ) -> None:
@@ -216,6 +235,7 @@ def host_memory(
 
 @step(within_phrase('the host has at least {gb:g} GB free disk at "{path}"'))
 @step(within_phrase('the host "{host_name}" has at least {gb:g} GB free disk at "{path}"'))
+@read_only
 def host_free_disk(
     gb: float, path: str, runbook: Runbook, evidence: Evidence, host_name: str | None = None,
     within: float | None = None,
@@ -237,6 +257,7 @@ def _docker_url(runbook: Runbook) -> str | None:
 
 @step(within_phrase("the Docker daemon is reachable"))
 @step(within_phrase("the Docker daemon is reachable at version {minimum} or later"))
+@read_only
 def docker_daemon_reachable(
     runbook: Runbook, evidence: Evidence, minimum: str | None = None, within: float | None = None
 ) -> None:
@@ -250,12 +271,14 @@ def docker_daemon_reachable(
 
 
 @step(within_phrase("the Docker daemon has at least {gb:g} GB free disk for images"))
+@read_only
 def docker_image_space(gb: float, runbook: Runbook, evidence: Evidence, within: float | None = None) -> None:
     """Free space on the file system of the daemon's DockerRootDir (local socket, or ssh:// DOCKER_HOST)."""
     evidence.require(run(lambda: net.check_docker_image_space(gb, _docker_url(runbook)), within))
 
 
 @step(within_phrase('port {port:d} on "{host_name}" is open'))
+@read_only
 def port_open(port: int, host_name: str, evidence: Evidence, within: float | None = None) -> None:
     """A TCP connection to host:port is accepted."""
     evidence.require(run(lambda: net.check_tcp_port(host_name, port), within))
@@ -263,6 +286,7 @@ def port_open(port: int, host_name: str, evidence: Evidence, within: float | Non
 
 @step(within_phrase('the DNS name "{name}" resolves'))
 @step(within_phrase('the DNS name "{name}" resolves to "{address}"'))
+@read_only
 def dns_resolves(name: str, evidence: Evidence, address: str | None = None, within: float | None = None) -> None:
     """The name resolves (to the given address, when there is one)."""
     evidence.require(run(lambda: net.check_dns(name, address), within))
@@ -273,6 +297,7 @@ def dns_resolves(name: str, evidence: Evidence, address: str | None = None, with
 
 @step(within_phrase('the file "{path}" exists'))
 @step(within_phrase('the file "{path}" exists and is valid {file_format}'))
+@read_only
 def file_exists(
     path: str, request: pytest.FixtureRequest, evidence: Evidence, file_format: str | None = None,
     within: float | None = None,
@@ -289,6 +314,7 @@ def file_exists(
 
 
 @step(within_phrase('the files "{paths}" exist'))
+@read_only
 def files_exist(paths: str, request: pytest.FixtureRequest, evidence: Evidence, within: float | None = None) -> None:
     """Each file of a comma-separated list exists; those whose name implies a format must parse."""
     runbook = request.config.stash.get(RUNBOOK_KEY, None)
@@ -311,18 +337,21 @@ def _database(runbook: Runbook, check: Callable[[str, bool], CheckResult], withi
 
 
 @step(within_phrase("the database accepts connections"))
+@read_only
 def database_accepts_connections(runbook: Runbook, evidence: Evidence, within: float | None = None) -> None:
     """A connection with database.dsn succeeds (and is encrypted when database.require_ssl is true)."""
     _database(runbook, lambda dsn, ssl: postgres.check_connects(dsn, require_ssl=ssl), within, evidence)
 
 
 @step(within_phrase("the database connection uses SSL"))
+@read_only
 def database_uses_ssl(runbook: Runbook, evidence: Evidence, within: float | None = None) -> None:
     """The connection made with database.dsn is encrypted (pg_stat_ssl)."""
     _database(runbook, lambda dsn, ssl: postgres.check_uses_ssl(dsn), within, evidence)
 
 
 @step(within_phrase('the database has the extension "{extension}" available'))
+@read_only
 def database_extension_available(
     extension: str, runbook: Runbook, evidence: Evidence, within: float | None = None
 ) -> None:
@@ -331,6 +360,7 @@ def database_extension_available(
 
 
 @step(within_phrase('the database has the extension "{extension}" installed'))
+@read_only
 def database_extension_installed(
     extension: str, runbook: Runbook, evidence: Evidence, within: float | None = None
 ) -> None:
@@ -339,6 +369,7 @@ def database_extension_installed(
 
 
 @step(within_phrase("the database server is at version {minimum} or later"))
+@read_only
 def database_server_version(minimum: str, runbook: Runbook, evidence: Evidence, within: float | None = None) -> None:
     """The PostgreSQL server version (server_version_num) is at least the minimum, e.g. 14 or 15.2."""
     _database(runbook, lambda dsn, ssl: postgres.check_server_version(dsn, minimum), within, evidence)

@@ -73,7 +73,10 @@ Feature: stack
 STEPS = """\
 from pytest_bdd import given
 
+from releasegate.plugins.dryrun import read_only
+
 @given("nothing happens")
+@read_only
 def _nothing():
     pass
 """

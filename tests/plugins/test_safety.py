@@ -211,3 +211,27 @@ Feature: Verify a running release
     result.stdout.fnmatch_lines(["  - read-only smoke check: runs (read-only)",
                                  "  - smoke check that is not declared read-only: SKIPPED in dry run (not a read-only"
                                  " check)"])
+
+
+def test_dry_run_runs_a_preflight_command_only_when_the_runbook_marks_it_read_only(
+        release: Callable[..., Release]) -> None:
+    text = """
+Feature: Release
+  @preflight @critical
+  Scenario: the build passes
+    Then the command "make" succeeds
+
+  @preflight
+  Scenario: the tree is clean
+    Then the command "git status" succeeds
+"""
+    runbook = RUNBOOK + "commands:\n  make: touch made\n  git status:\n    run: touch looked\n    read_only: true\n"
+    project = release(text, runbook=runbook)
+    result = project.pytester.runpytest(*RUN, "--dry-run")
+    assert result.ret == 0, result.stdout.str()
+    assert not (project.root / "made").exists()
+    assert (project.root / "looked").exists()  # marked read_only: true, so it ran
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["  - the build passes @critical: SKIPPED in dry run (not a read-only check)",
+                                 "      would: Then the command \"make\" succeeds (line 5)*[[]runs 'touch made'"
+                                 " (runbook commands.make), which is not marked read_only: true[]]"])

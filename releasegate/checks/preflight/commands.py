@@ -5,6 +5,10 @@ validate-all``, ``alembic current``); the runbook's ``commands:`` section says w
 runs in this environment, and a name not in it runs as written. Commands run with ``bash -c``
 from the project folder, with a timeout; the evidence holds the exit code and the last lines of
 output, redacted.
+
+Under ``--dry-run`` a command runs only when the runbook marks it ``read_only: true``
+(``why_not_read_only``): a command run as written, or a runbook command without the mark, may
+change anything.
 """
 
 from __future__ import annotations
@@ -32,15 +36,30 @@ class Resolved:
     source: str  # "runbook commands.<name>" or "as written"
 
 
+def _entry(name: str, runbook: Runbook | None) -> HostCommand | None:
+    return runbook.commands.get(name) if runbook is not None else None
+
+
 def resolve(name: str, runbook: Runbook | None, project_root: Path) -> Resolved:
     """What ``name`` runs here: the runbook's ``commands[name]``, else ``name`` itself."""
-    command: HostCommand | None = runbook.commands.get(name) if runbook is not None else None
+    command = _entry(name, runbook)
     if command is None:
         return Resolved(name, name, project_root, DEFAULT_TIMEOUT_S, "as written")
     cwd = Path(command.cwd) if command.cwd else project_root
     if not cwd.is_absolute():
         cwd = project_root / cwd
     return Resolved(name, command.run, cwd, command.timeout_s, f"runbook commands.{name}")
+
+
+def why_not_read_only(name: str, runbook: Runbook | None) -> str | None:
+    """Why running ``name`` may change something, or None when the runbook marks it ``read_only: true``."""
+    command = _entry(name, runbook)
+    if command is None:
+        return (f"runs {secrets.redact(name)!r} as written (not in the runbook's commands:); only a runbook"
+                " command marked read_only: true runs in a dry run")
+    if not command.read_only:
+        return f"runs {secrets.redact(command.run)!r} (runbook commands.{name}), which is not marked read_only: true"
+    return None
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,13 @@ from releasegate.checks.run.confirmations import Confirmation, Confirmations
 from releasegate.checks.run.journal import Journal, UndoStep, new_run_id
 from releasegate.checks.run.notify import Delivery, Notifier, notify_team
 from releasegate.checks.run.rollback_plan import (
+    PendingPlan,
     RollbackAction,
     RollbackReport,
     StepOutcome,
     describe_action,
     execute_plan,
+    pending_plan,
     register_action,
     registered_actions,
     resolve_action,
@@ -27,6 +29,7 @@ __all__ = [
     "Delivery",
     "Journal",
     "Notifier",
+    "PendingPlan",
     "RollbackAction",
     "RollbackReport",
     "StepOutcome",
@@ -36,6 +39,7 @@ __all__ = [
     "execute_plan",
     "new_run_id",
     "notify_team",
+    "pending_plan",
     "register_action",
     "registered_actions",
     "resolve_action",

@@ -87,7 +87,8 @@ def first_change_rank(infos: Iterable[ScenarioInfo]) -> int | None:
 def dry_run_verdict(info: ScenarioInfo, *, read_only: bool, change_rank: int | None) -> str | None:
     """Why a dry run skips this scenario, or None when it runs.
 
-    ``read_only``: every step of the scenario is a step function marked read-only. Read-only checks
+    ``read_only``: every step of the scenario is declared read-only (whatever its stage tag: a
+    ``@preflight`` step that runs a command changes what the command changes). Read-only checks
     of a later stage than the first one that changes the environment would check a state that the
     dry run never produced (smoke checks of a deployment that was skipped).
     """
@@ -95,10 +96,10 @@ def dry_run_verdict(info: ScenarioInfo, *, read_only: bool, change_rank: int | N
         return "runs only after a rollback"
     if info.destructive:
         return f"{info.stage or 'destructive'} stage changes the environment"
-    if info.manual or info.preflight:
-        return None
     if not read_only:
         return "not a read-only check"
+    if info.manual or info.preflight:
+        return None
     if change_rank is not None and info.rank > change_rank:
         return "checks the result of a stage that the dry run skips"
     return None
@@ -165,10 +166,10 @@ def decide_rollback(trigger: Trigger, policy: RollbackPolicy, *, has_changes: bo
 
 
 def _asked(trigger: Trigger, policy: RollbackPolicy) -> RollbackDecision:
+    if policy.dry_run:  # also with --rollback-only: the plan is printed, not run
+        return RollbackDecision(NONE, "dry run: nothing was changed")
     if isinstance(trigger, RollbackOnly):
         return RollbackDecision(ROLLBACK, "--rollback-only")
-    if policy.dry_run:
-        return RollbackDecision(NONE, "dry run: nothing was changed")
     if isinstance(trigger, Interrupted):
         if policy.no_rollback or not policy.enabled:
             return RollbackDecision(HALT, "run interrupted; rollback disabled")

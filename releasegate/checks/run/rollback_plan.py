@@ -148,6 +148,30 @@ class RollbackReport:
         return text
 
 
+@dataclass(frozen=True)
+class PendingPlan:
+    """What ``execute_plan`` would do now: nothing when ``finished`` (the earlier attempt's end), else
+    run every step of ``steps`` (newest first) whose key is not in ``done``."""
+
+    steps: list[UndoStep] = field(default_factory=list)
+    done: set[str] = field(default_factory=set)
+    finished: dict[str, Any] | None = None
+
+    @property
+    def finished_reason(self) -> str:
+        event = self.finished or {}
+        return (f"rollback already finished ({event.get('outcome')}) by process {event.get('pid')}"
+                f" at {event.get('ts')}")
+
+
+def pending_plan(journal: Journal, *, retry_failed: bool = False) -> PendingPlan:
+    """Read the journal only: what its rollback plan would run (``--dry-run --rollback-only`` prints this)."""
+    finished = journal.last("rollback_finished")
+    if finished is not None and (finished.get("outcome") == "PASS" or not retry_failed):
+        return PendingPlan(finished=finished)
+    return PendingPlan(journal.plan(), journal.done_keys())
+
+
 def execute_plan(journal: Journal, *, trigger: str, retry_failed: bool = False,
                  on_start: Callable[[list[UndoStep]], None] | None = None, **context: Any) -> RollbackReport:
     """Run the journal's rollback plan unless it already ran; never runs an action that is done.
@@ -157,13 +181,11 @@ def execute_plan(journal: Journal, *, trigger: str, retry_failed: bool = False,
     notification) once the plan is known; it must not block.
     """
     with journal.exclusive():
-        finished = journal.last("rollback_finished")
-        if finished is not None and (finished.get("outcome") == "PASS" or not retry_failed):
-            return RollbackReport(ran=False, outcome=Outcome(finished.get("outcome", "PASS")),
-                                  reason=f"rollback already finished ({finished.get('outcome')}) by process"
-                                         f" {finished.get('pid')} at {finished.get('ts')}")
-        plan = journal.plan()
-        done = journal.done_keys()
+        pending = pending_plan(journal, retry_failed=retry_failed)
+        if pending.finished is not None:
+            return RollbackReport(ran=False, outcome=Outcome(pending.finished.get("outcome", "PASS")),
+                                  reason=pending.finished_reason)
+        plan, done = pending.steps, pending.done
         attempt = len(journal.events("rollback_started")) + 1
         started = time.monotonic()
         start_event = journal.append("rollback_started", trigger=trigger, attempt=attempt,

@@ -272,6 +272,7 @@ class HostCommand(_Model):
     run: str = Field(description="shell command (bash -c) run on this machine from the project folder")
     timeout_s: float = Field(default=300, gt=0)
     cwd: str | None = Field(default=None, description="folder to run in, relative to the project")
+    read_only: bool = Field(default=False, description="the command changes nothing, so it runs under --dry-run")
 
 
 class Notifications(_Model):
