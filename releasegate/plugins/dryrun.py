@@ -128,14 +128,13 @@ def _changes(item: pytest.Item, runbook: Runbook | None) -> list[Change] | None:
     steps = scenario_steps(item)
     if steps is None:
         return None
-    found: dict[tuple[int, str], Change] = {}  # an Examples table renders a step once per row
+    found = []
     for step, contexts in steps:
         why = why_it_changes(step, contexts, runbook)
         if why is not None:
             doc = (contexts[0].step_func.__doc__ or "").strip().splitlines() if contexts else []
-            text = f"{step.keyword.strip()} {step.name}"
-            found.setdefault((step.line_number, text), Change(text, step.line_number, doc[0] if doc else "", why))
-    return list(found.values())
+            found.append(Change(f"{step.keyword.strip()} {step.name}", step.line_number, doc[0] if doc else "", why))
+    return found
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -218,6 +218,14 @@ def test_dry_run_runs_no_step_that_changes_anything_and_the_plan_names_each(proj
     assert markers(project) == sorted(MARKERS)
 
 
+def test_dry_run_under_xdist_runs_no_step_that_changes_anything(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("features", "--env", "local", "--dry-run", "-n", "2",
+                                          "-p", "no:cacheprovider", *CONFIRM)
+    assert markers(project) == [], result.stdout.str()
+    assert result.ret == 0, result.stdout.str()
+    result.assert_outcomes(passed=2, skipped=10)
+
+
 def test_the_declaration_is_asked_again_right_before_the_step_is_called(project: pytest.Pytester) -> None:
     (project.path / "features" / "release.feature").write_text(
         "Feature: x\n  @preflight\n  Scenario: fickle\n    Given the fickle step writes the marker \"fickle\"\n")
