@@ -74,6 +74,11 @@ def test_safe_templates_pass_unchanged_and_double_braces_are_literal() -> None:
     assert shell.fill("awk '{{print $1}}' {version}", {"version": "1.0"}) == "awk '{print $1}' 1.0"
 
 
+def test_a_nul_byte_in_a_value_is_an_error_not_a_traceback_of_the_process_call() -> None:
+    with pytest.raises(shell.ShellTemplateError, match=r"value of \{version\} holds a NUL byte"):
+        shell.fill("deploy {version}", {"version": "1.0\x00; touch x"})
+
+
 def test_a_value_that_is_not_known_is_an_error_not_an_empty_word() -> None:
     with pytest.raises(shell.ShellTemplateError, match=r"needs \{previous_version\}, which is not known"):
         shell.fill("rollback --to {previous_version}", {"version": "1.1.0", "previous_version": None})

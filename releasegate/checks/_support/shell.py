@@ -103,13 +103,17 @@ def fill(template: str, values: Mapping[str, str | None]) -> str:
     """``template`` with every placeholder replaced by its value, quoted with ``shlex.quote``.
 
     Raises ``ShellTemplateError`` when the template is not safe to fill (``check_template``) or a
-    placeholder it uses has no value (None: not known).
+    placeholder it uses has no value (None: not known) or one with a NUL byte.
     """
     check_template(template, list(values))
     pairs = _fields(template)
-    missing = sorted({name for _, name in pairs if name is not None and values[name] is None})
+    used = {name for _, name in pairs if name is not None}
+    missing = sorted(name for name in used if values[name] is None)
     if missing:
         raise ShellTemplateError(f"needs {{{missing[0]}}}, which is not known in this run")
+    with_nul = sorted(name for name in used if "\x00" in str(values[name]))
+    if with_nul:
+        raise ShellTemplateError(f"the value of {{{with_nul[0]}}} holds a NUL byte, which no command line can carry")
     return _substitute(pairs, {name: shlex.quote(str(value)) for name, value in values.items() if value is not None})
 
 

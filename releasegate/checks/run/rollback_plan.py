@@ -115,7 +115,7 @@ def run_command(params: dict[str, Any]) -> CheckResult:
     except subprocess.TimeoutExpired:
         return CheckResult.fail(name, observed=f"still running after {timeout:g}s", expected="exit status 0",
                                 elapsed_s=time.monotonic() - started)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the folder's name
         return CheckResult.fail(name, observed=str(exc), expected="exit status 0")
     evidence = {"stdout": secrets.redact(done.stdout[-4000:]), "stderr": secrets.redact(done.stderr[-4000:])}
     return CheckResult.judge(name, done.returncode == 0, f"exit status {done.returncode}", "exit status 0",

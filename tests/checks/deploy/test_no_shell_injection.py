@@ -89,6 +89,8 @@ def test_host_target_quotes_hostile_versions_into_its_commands_and_its_rollback(
         previous = value
     assert hostile.left_behind(tmp_path) == []
     assert back.action == "rollback"
+    with pytest.raises(TargetError, match="NUL byte"):  # a clear error, not a ValueError from the process call
+        target.deploy(SERVICE, "1.0\x00; touch x")
 
 
 def test_host_target_quotes_a_hostile_service_name(tmp_path: Path) -> None:
