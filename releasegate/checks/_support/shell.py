@@ -11,6 +11,8 @@ where a quoted value could still change the command:
 - a placeholder inside quotes or backticks, after a backslash or a ``$`` (a quoted value would end
   the quote, or become ``$'...'``), or in a here-document (whose body expands ``$(...)``).
 
+In an argument list (a migration's ``downgrade_command``) a value is one argument as it is, but
+the script of ``sh -c SCRIPT`` in it is a template too (``check_argv``, ``fill_argv``).
 ``{{`` and ``}}`` are literal braces. What the shell does with a word is out of reach: a template
 that hands a value to another shell (``eval``, ``sh -c``, ``ssh host``) must quote it again itself.
 """
