@@ -118,8 +118,11 @@ class JournalPlugin:
         self.commands_recorded.add(info.stage)
         for command in runbook.rollback.commands:
             if command.stage == info.stage:
+                # the runbook's template and the values apart: the command quotes them in when it runs
+                values = {"version": runbook.release.version, "previous_version": runbook.release.previous_version}
                 self.journal.stage_completed(info.stage, "command",
-                                             {"run": command.run, "timeout_s": command.timeout_s, "cwd": command.cwd},
+                                             {"run": command.run, "values": values, "timeout_s": command.timeout_s,
+                                              "cwd": command.cwd},
                                              scenario=info.scenario, recorded="when the stage began")
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from releasegate.checks import secrets
+from releasegate.checks._support import shell
 from releasegate.checks.result import CheckResult, Outcome
 from releasegate.checks.run.journal import Journal, UndoStep
 
@@ -92,20 +93,29 @@ def describe_action(name: str) -> str:
 
 
 def run_command(params: dict[str, Any]) -> CheckResult:
-    """Run the shell command of a runbook's rollback section (params: run, timeout_s, cwd)."""
-    command = str(params.get("run", ""))
-    name = f"rollback command {secrets.redact(command)!r}"
-    if not command:
+    """Run the shell command of a runbook's rollback section (params: run, values, timeout_s, cwd).
+
+    ``run`` is the runbook's template; ``values`` (version, previous_version) are quoted into its
+    placeholders (``_support.shell``), so no value is ever read as shell code.
+    """
+    template = str(params.get("run", ""))
+    name = f"rollback command {secrets.redact(template)!r}"
+    if not template:
         return CheckResult.fail(name, observed="no command", expected="params.run: a shell command")
+    values = {str(k): None if v is None else str(v) for k, v in dict(params.get("values") or {}).items()}
+    try:
+        command = shell.fill(template, values)
+    except shell.ShellTemplateError as exc:
+        return CheckResult.fail(name, observed=f"not run: {secrets.redact(str(exc))}", expected="exit status 0")
     timeout = float(params.get("timeout_s", 120))
     started = time.monotonic()
     try:
-        done = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=timeout,
+        done = subprocess.run(shell.shell_argv(command), capture_output=True, text=True, timeout=timeout,
                               cwd=params.get("cwd") or None, check=False)
     except subprocess.TimeoutExpired:
         return CheckResult.fail(name, observed=f"still running after {timeout:g}s", expected="exit status 0",
                                 elapsed_s=time.monotonic() - started)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the folder's name
         return CheckResult.fail(name, observed=str(exc), expected="exit status 0")
     evidence = {"stdout": secrets.redact(done.stdout[-4000:]), "stderr": secrets.redact(done.stderr[-4000:])}
     return CheckResult.judge(name, done.returncode == 0, f"exit status {done.returncode}", "exit status 0",

@@ -12,6 +12,7 @@ from typing import Any, Literal, overload
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from releasegate.checks._support import shell
 from releasegate.checks.errors import (
     NotInRunbook,
 )
@@ -102,13 +103,19 @@ class Migrations(_Model):
         default=None, description="run: container: the upgrade command (default: python -m alembic upgrade head)"
     )
     downgrade_command: list[str] | None = Field(
-        default=None, description="run: container: the downgrade command; {revision} is replaced"
+        default=None, description="run: container: the downgrade command; {revision} is replaced (quoted in the"
+        " script of sh -c)"
     )
     lock_timeout_s: float = Field(default=10, gt=0, description="lock_timeout of every migration session")
     image: str | None = Field(
         default=None, description="run: container without a container: docker run this image ({version}: the"
         " release) on the host network with DATABASE_URL"
     )
+
+    @field_validator("downgrade_command")
+    @classmethod
+    def _downgrade_script(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else shell.check_argv(value, ("revision",))
 
 
 class Backup(_Model):
@@ -254,11 +261,20 @@ class LoadProfile(_Model):
     host: str | None = Field(default=None, description="URL the load goes to; default: the service's base_url")
 
 
+ROLLBACK_COMMAND_FIELDS = ("version", "previous_version")
+
+
 class RollbackCommand(_Model):
     stage: str = Field(description="the stage (backup, migrate, deploy, ...) whose changes the command undoes")
-    run: str = Field(description="shell command; recorded in the plan when the stage begins, so write it idempotent")
+    run: str = Field(description="shell command; recorded in the plan when the stage begins, so write it idempotent;"
+                                 " {version} and {previous_version} (of release:) are quoted in")
     timeout_s: float = Field(default=120, gt=0)
     cwd: str | None = None
+
+    @field_validator("run")
+    @classmethod
+    def _shell_template(cls, value: str) -> str:
+        return shell.check_template(value, ROLLBACK_COMMAND_FIELDS)
 
 
 class Rollback(_Model):

@@ -23,6 +23,8 @@ from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_serializer, field_validator
 
+from releasegate.checks._support import shell
+
 
 def project_dir(runbook_path: Path | None) -> Path:
     """The folder relative paths of a runbook are relative to: the one above ``runbooks/``, else the cwd."""
@@ -100,9 +102,19 @@ class KubernetesOptions(Options):
         return self.model_copy(update=update)
 
 
+DEPLOY_COMMAND_FIELDS = ("service", "version", "image")
+VERSION_COMMAND_FIELDS = ("service",)
+
+
 class HostOptions(Options):
-    deploy_command: str | None = Field(default=None, description="{service}, {version}, {image} are filled in")
-    version_command: str | None = None
+    deploy_command: str | None = Field(default=None, description="shell; {service}, {version}, {image} quoted in")
+    version_command: str | None = Field(default=None, description="shell; {service} quoted in")
+
+    @field_validator("deploy_command", "version_command")
+    @classmethod
+    def _shell_template(cls, value: str | None, info: ValidationInfo) -> str | None:
+        fields = DEPLOY_COMMAND_FIELDS if info.field_name == "deploy_command" else VERSION_COMMAND_FIELDS
+        return None if value is None else shell.check_template(value, fields)
 
 
 TargetOptions = DockerOptions | ComposeOptions | KubernetesOptions | HostOptions

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from releasegate.checks import secrets
+from releasegate.checks._support import shell
 from releasegate.checks.database import connection as dbconn
 from releasegate.checks.database.migrations import container
 from releasegate.checks.database.migrations.settings import MigrationSettings
@@ -107,7 +108,7 @@ def run(dsn: str, settings: MigrationSettings, *arguments: str) -> subprocess.Co
             command = list(settings.command or DEFAULT_CONTAINER_COMMAND)
         else:
             template = settings.downgrade_command or DEFAULT_DOWNGRADE_COMMAND
-            command = [part.replace("{revision}", arguments[1]) for part in template]
+            command = shell.fill_argv(template, {"revision": arguments[1]})
         return container.run(dsn, settings, command, timeout=settings.timeout_s)
     with _ini(settings) as ini:
         return subprocess.run([sys.executable, "-m", "alembic", "-c", str(ini), *arguments],

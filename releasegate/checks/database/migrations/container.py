@@ -31,7 +31,8 @@ def exec_in_container(settings: MigrationSettings, command: list[str], *,
                             " (or set database.migrations.image to run the release's image)")
     env = dict(os.environ)
     env["PGOPTIONS"] = settings.session_options()
-    return subprocess.run(["docker", "exec", "-e", "PGOPTIONS", settings.container, *command],
+    # "--": the container name and the image are never read as options of docker
+    return subprocess.run(["docker", "exec", "-e", "PGOPTIONS", "--", settings.container, *command],
                           capture_output=True, text=True, env=env, timeout=timeout, check=False)
 
 
@@ -41,7 +42,7 @@ def run_image(dsn: str, settings: MigrationSettings, command: list[str], *,
     name = f"releasegate-migrate-{random.token_hex(4)}"
     try:
         return subprocess.run(["docker", "run", "--rm", "--name", name, "--network", "host", "-e", "DATABASE_URL",
-                               "-e", "PGOPTIONS", str(settings.image), *command],
+                               "-e", "PGOPTIONS", "--", str(settings.image), *command],
                               capture_output=True, text=True, env=settings.environment(dsn), timeout=timeout,
                               check=False)
     except subprocess.TimeoutExpired:

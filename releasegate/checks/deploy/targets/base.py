@@ -18,6 +18,7 @@ naming the Deployment strategy where the backend has one), ``rollback``, ``healt
 from __future__ import annotations
 
 import importlib
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sized
 from pathlib import Path
@@ -38,6 +39,9 @@ BACKENDS: dict[str, str] = {
     "kubernetes": "releasegate.checks.deploy.targets.kubernetes:KubernetesTarget",
     "host": "releasegate.checks.deploy.targets.host:HostTarget",
 }
+
+# the tag grammar of distribution/reference (Docker, OCI registries, Kubernetes image fields)
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 OptionsT = TypeVar("OptionsT", bound=Options)
 T = TypeVar("T", bound=Sized)
@@ -80,10 +84,27 @@ class Target(ABC):
                 f"target {self.spec.name!r} knows no service {name!r}; services in the runbook: {sorted(self.services)}"
             ) from None
 
-    def image_ref(self, service: str, version: str) -> str:
-        """``repository:version`` for a service (runbook ``services[].image``, else the service name)."""
+    def _reference(self, service: str, version: str) -> str:
         repository = self.service(service).image or service
         return f"{repository.rsplit(':', 1)[0] if _has_tag(repository) else repository}:{version}"
+
+    def image_ref(self, service: str, version: str) -> str:
+        """``repository:version`` for a service (runbook ``services[].image``, else the service name).
+
+        Raises ``TargetError`` when ``version`` is not a valid image tag, before any engine or API sees it.
+        """
+        if not _TAG.fullmatch(version):
+            raise TargetError(f"{self.label}: version {version!r} of {service} cannot be an image tag: a tag is"
+                              " letters, digits, '_', '.' and '-' (at most 128, not starting with '.' or '-')")
+        return self._reference(service, version)
+
+    def image_check(self, service: str, version: str, look: Callable[[str], CheckResult]) -> CheckResult:
+        """``look(image)`` for ``image_exists``; FAIL, not an error, when ``version`` cannot be a tag."""
+        try:
+            image = self.image_ref(service, version)
+        except TargetError as exc:
+            return CheckResult.fail(f"image of {service} {version!r}", str(exc), "image present")
+        return look(image)
 
     def new_record(self, service: str, version: str | None, **fields: Any) -> DeploymentRecord:
         """A record of a change to ``service`` on this target, with what a rollback needs to rebuild it."""
@@ -92,7 +113,7 @@ class Target(ABC):
             target=self.spec.model_dump(mode="json"),
             # env values may be secrets and the journal redacts them: keep only the names
             service=spec.model_dump(mode="json", exclude={"env"}) | {"env_names": sorted(spec.env)},
-            version=version, image=self.image_ref(service, version) if version else None, **fields)
+            version=version, image=self._reference(service, version) if version else None, **fields)
 
     @abstractmethod
     def check_reachable(self) -> None:

@@ -51,6 +51,10 @@ def compose_command() -> list[str]:
                             " install Debian's docker-compose package (apt-get install docker-compose)")
 
 
+def _literal(value: str) -> str:
+    return value.replace("$", "$$")
+
+
 class ComposeTarget(ContainerTarget):
     NAME = "compose"
 
@@ -83,8 +87,9 @@ class ComposeTarget(ContainerTarget):
     def _compose(self, *args: str, timeout_s: float = 300) -> str:
         if self._command is None:
             self._command = compose_command()
-        files = ["-f", str(self.file)] + (["-f", str(self.override)] if self.override.is_file() else [])
-        argv = [*self._command, "-p", self.project, *files, *args]
+        # one argument per option (--file=PATH): a path or a name is never read as an option
+        files = [f"--file={self.file}"] + ([f"--file={self.override}"] if self.override.is_file() else [])
+        argv = [*self._command, f"--project-name={self.project}", *files, *args]
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s,
                                   cwd=self.file.parent)
@@ -120,11 +125,13 @@ class ComposeTarget(ContainerTarget):
         base = yaml.safe_load(self.file.read_text()) or {}
         if "version" in base:  # docker-compose 1.x wants the same format version in every file
             current["version"] = base["version"]
+        labels = {f"{LABEL}.managed": "true", f"{LABEL}.service": service, f"{LABEL}.slot": str(slot.index),
+                  f"{LABEL}.colour": slot.colour, f"{LABEL}.version": version, f"{LABEL}.port": str(slot.port)}
+        # compose interpolates $VAR and ${VAR} in every file it reads: $$ keeps a value as written
         current.setdefault("services", {})[slot.name] = {
-            "image": image,
+            "image": _literal(image),
             "environment": {"PORT": str(slot.port)},
-            "labels": {f"{LABEL}.managed": "true", f"{LABEL}.service": service, f"{LABEL}.slot": str(slot.index),
-                       f"{LABEL}.colour": slot.colour, f"{LABEL}.version": version, f"{LABEL}.port": str(slot.port)},
+            "labels": {key: _literal(value) for key, value in labels.items()},
         }
         self.override.parent.mkdir(parents=True, exist_ok=True)
         self.override.write_text(yaml.safe_dump(current, sort_keys=True))
@@ -134,7 +141,7 @@ class ComposeTarget(ContainerTarget):
         if not self.image_exists(service, version).passed:
             raise TargetError(f"target {self.spec.name!r}: image {image} does not exist on the engine")
         self._write_override(slot, image, service, version)
-        self._compose("up", "-d", "--no-deps", slot.name)
+        self._compose("up", "-d", "--no-deps", "--", slot.name)
         found = self.instance(service, slot)
         if found is None:
             raise TargetError(f"target {self.spec.name!r}: `up -d --no-deps {slot.name}` left no container")
@@ -143,7 +150,7 @@ class ComposeTarget(ContainerTarget):
     def stop(self, service: str, slot: Slot) -> bool:
         if self._container(slot) is None:
             return False
-        self._compose("rm", "-s", "-f", slot.name)
+        self._compose("rm", "-s", "-f", "--", slot.name)
         return True
 
     def down(self) -> None:

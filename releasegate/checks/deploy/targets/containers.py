@@ -242,6 +242,7 @@ class ContainerTarget(Target):
 
     def deploy(self, service: str, version: str, *, strategy: str | None = None) -> DeploymentRecord:
         """Recreate: replace every active instance with ``version`` at once, then wait for health."""
+        self.image_ref(service, version)  # a version that cannot be a tag is refused before anything stops
         slots = self.active_slots(service)
         before = [i for i in (self.instance(service, s) for s in slots) if i is not None]
         record = self.new_record(service, version, action="recreate",
@@ -286,7 +287,7 @@ class ContainerTarget(Target):
         return None
 
     def image_exists(self, service: str, version: str) -> CheckResult:
-        return inspect_local_image(self.image_ref(service, version), self.spec.url)
+        return self.image_check(service, version, lambda image: inspect_local_image(image, self.spec.url))
 
 
 def _last_line(text: str) -> str:

@@ -22,12 +22,15 @@ container target (``checks.deploy.targets.containers``).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from releasegate.checks.deploy.targets.containers import LABEL, ContainerTarget
 from releasegate.checks.deploy.targets.slots import COLOURS, Instance, Slot
 from releasegate.checks.errors import TargetError, describe_error
 from releasegate.checks.runbook.options import DockerOptions
+
+_CONTAINER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]+")  # the engine's own rule (moby daemon/names)
 
 
 class DockerTarget(ContainerTarget):
@@ -50,7 +53,12 @@ class DockerTarget(ContainerTarget):
                 f"target {self.spec.name!r}: options.ports.{service} lists {len(ports)} ports; {service} has"
                 f" {spec.instances} instance(s) and needs {count} (one per slot: blue then green)"
             )
-        return [Slot(i, f"{self.project}-{service}-{i}", ports[i] if ports else spec.port + i,
+        name = f"{self.project}-{service}"
+        if not _CONTAINER_NAME.fullmatch(name):
+            # the engine's API takes the name in its URL path: "a/../b" would address another container
+            raise TargetError(f"target {self.spec.name!r}: {name!r} (options.project, service name) cannot name a"
+                              " container: use letters, digits, '_', '.' and '-', starting with a letter or digit")
+        return [Slot(i, f"{name}-{i}", ports[i] if ports else spec.port + i,
                      COLOURS[0] if i < spec.instances else COLOURS[1]) for i in range(count)]
 
     def _container(self, slot: Slot) -> Any:

@@ -11,6 +11,11 @@ Runbook::
           deploy_command: "systemctl restart demo@{version}"   # optional: how this host deploys
           version_command: "cat /srv/demo/VERSION"            # optional: what version it runs
 
+Both commands are shell command lines of the runbook's; the values put in them ({service},
+{version}, {image}) are quoted with ``shlex.quote``, and a template where a quoted value could
+still change the command (a placeholder inside quotes, for one) is refused when the runbook is
+validated (``checks._support.shell``).
+
 The checks (package installed, service running, port listening, process user, file mode and
 owner) read ``/proc`` and use only coreutils where testinfra's own modules need tools that slim
 images lack (``ss``, ``ps``): a port is listening when ``/proc/net/tcp{,6}`` has it in state LISTEN,
@@ -24,7 +29,7 @@ import shlex
 from typing import Any, Literal
 
 from releasegate.checks import secrets
-from releasegate.checks._support import hosts
+from releasegate.checks._support import hosts, shell
 from releasegate.checks._support.hosts import LOCAL_SPEC, get_host
 from releasegate.checks.deploy.record import DeploymentRecord
 from releasegate.checks.deploy.targets.base import Target, http_version
@@ -117,7 +122,7 @@ _PROCESSES = (
 
 def processes(host: Any) -> list[dict[str, Any]]:
     """pid, uid, user and command line of every process, from /proc."""
-    out = _checked(host, f"sh -c {shlex.quote(_PROCESSES)}")
+    out = _checked(host, shlex.join(["sh", "-c", _PROCESSES]))
     listing, _, passwd = out.partition("===")
     users = {}
     for line in passwd.splitlines():
@@ -216,12 +221,20 @@ class HostTarget(Target):
                                     f" {secrets.redact(err.strip()[:200])}")
 
     def _command(self, key: CommandKey, service: str, version: str | None = None) -> str:
+        """The runbook's template with the values quoted in (``_support.shell``): a value is one word, never code."""
         template = self.options.deploy_command if key == "deploy_command" else self.options.version_command
         if not template:
             raise TargetError(f"host target {self.spec.name!r} has no options.{key}; a host target only checks"
                               " hosts unless the runbook says how it deploys (deploy_command, version_command)")
-        image = self.image_ref(service, version) if version else ""
-        return str(template).format(service=service, version=version or "", image=image)
+        values: dict[str, str | None] = {"service": service}
+        if key == "deploy_command":
+            # an image reference is made (and its tag checked) only for a template that uses one
+            image = self.image_ref(service, version) if version and "image" in shell.placeholders(template) else None
+            values |= {"version": version, "image": image}
+        try:
+            return shell.fill(template, values)
+        except shell.ShellTemplateError as exc:
+            raise TargetError(f"host target {self.spec.name!r}: options.{key}: {exc}") from None
 
     def _run_command(self, key: CommandKey, service: str, version: str | None = None) -> str:
         command = self._command(key, service, version)

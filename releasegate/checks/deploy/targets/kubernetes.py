@@ -366,7 +366,9 @@ class KubernetesTarget(Target):
         return out.finish("done" if result.passed else "failed")
 
     def image_exists(self, service: str, version: str) -> CheckResult:
-        image = self.image_ref(service, version)
+        return self.image_check(service, version, self._image_present)
+
+    def _image_present(self, image: str) -> CheckResult:
         if self.options.images_from == "docker":
             from releasegate.checks.deploy.targets.containers import inspect_local_image
 
