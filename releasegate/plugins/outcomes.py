@@ -35,7 +35,7 @@ def failed_check(report: pytest.TestReport, info: ScenarioInfo,
         evidence=tuple(str(value) for key, value in properties if key == EVIDENCE_PROPERTY), crashed=crashed)
 
 
-def first_line(report: pytest.TestReport) -> str:
+def first_line(report: pytest.TestReport | pytest.CollectReport) -> str:
     text = str(report.longrepr or "").strip()
     if hasattr(report.longrepr, "reprcrash") and getattr(report.longrepr, "reprcrash", None) is not None:
         text = str(report.longrepr.reprcrash.message)  # type: ignore[union-attr]
