@@ -147,7 +147,7 @@ def render_what_ran(summary: RunSummary) -> list[str]:
     for title, found in errors:
         if found:
             lines += [f"## {title}", *(f"- {error}" for error in found), ""]
-    if summary.release_not_run:
+    if summary.release_not_run and not summary.rollback_only:  # --rollback-only runs no release scenario
         lines += ["## Release scenarios that did not run", *(f"- {n.describe()}" for n in summary.release_not_run), ""]
     return lines
 

@@ -124,6 +124,8 @@ def test_a_worker_crash_in_a_non_critical_scenario_is_never_promoted(release: Ca
     result = run(project, "features/release.feature", workers="2")
     assert_decision(project, result, 10, "HALTED - worker crashed during load test; changes are in place")
     assert project.rollbacks() == []
+    assert [(e["scenario"], e["reason"]) for e in project.events("scenario_finished")
+            if e["outcome"] == "CRASHED"] == [("load test", "worker crashed")]
 
 
 @WORKERS
@@ -145,8 +147,8 @@ def test_an_internal_error_is_never_promoted(release: Callable[..., Release], wo
      " made are in place"),
     (("features/release.feature", "-m", "not load"), "PASSED (partial: 4 of 5 scenarios) - *load test (deselected)*"),
     (("features/release.feature::test_preflight_checks_pass",),
-     "PASSED (partial: 1 of 5 scenarios) - 4 release scenario(s) did not run: *; no @deploy scenario ran: nothing was"
-     " released"),
+     "PASSED (partial: 1 of 5 scenarios) - 4 release scenario(s) did not run: *; no @deploy scenario ran: the"
+     " release was not deployed"),
 ], ids=["-k", "-m", "node id"])
 def test_a_subset_of_the_release_is_passed_partial_never_promoted(
         release: Callable[..., Release], workers: str | None, selection: tuple[str, ...], line: str) -> None:
@@ -170,8 +172,7 @@ def test_a_skipped_release_scenario_makes_the_run_partial(release: Callable[...,
 def test_a_preflight_only_checklist_is_not_a_release(release: Callable[..., Release], workers: str | None) -> None:
     project = release(PREFLIGHT_ONLY)
     result = run(project, "features/release.feature", workers=workers)
-    assert_decision(project, result, 12, "PASSED (checks only: no @deploy scenario) - no @deploy scenario ran:"
-                                         " nothing was released")
+    assert_decision(project, result, 12, "PASSED (no deploy) - no @deploy scenario ran: the release was not deployed")
     assert "| preflight | 2 | 2 | 2 | 0 | 0 | 0 |" in project.signoff()
 
 
@@ -200,3 +201,21 @@ def test_a_rollback_no_post_rollback_check_verified_is_halted(
     assert_decision(project, result, 10, f"HALTED - critical failure in deploy the new version; the rollback ran, but"
                                          f" {unverified}; whether the previous state is back is unknown")
     assert project.state() == {}  # the rollback itself ran
+
+
+@WORKERS
+def test_the_journal_shows_how_every_scenario_ended_post_rollback_included(release: Callable[..., Release],
+                                                                          workers: str | None) -> None:
+    project = release(feature('deploy health" fails'))
+    result = run(project, "features/release.feature", *(("--dist", "loadfile") if workers else ()), workers=workers)
+    assert result.ret == 1, result.stdout.str()
+    ended = {e["scenario"]: (e["outcome"], e["reason"]) for e in project.events("scenario_finished")}
+    assert ended == {
+        "preflight checks pass": ("PASS", ""), "migrate the schema": ("PASS", ""),
+        "deploy the new version": ("FAIL", "deploy health: FAIL (observed HTTP 500, expected HTTP 200)"),
+        "smoke checks pass": ("SKIPPED", "release halted: critical failure in deploy the new version"),
+        "load test": ("SKIPPED", "release halted: critical failure in deploy the new version"),
+        "previous version serving": ("PASS", "")}
+    post_rollback = [e for e in project.events() if e.get("post_rollback")]
+    assert [e["event"] for e in post_rollback] == ["scenario_started"]
+    assert post_rollback[0]["ts"] > project.events("rollback_finished")[0]["ts"]

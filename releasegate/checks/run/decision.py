@@ -396,13 +396,14 @@ def _partial(summary: RunSummary) -> tuple[str, str] | None:
     if not missing and deployed:
         return None
     ran, total = summary.release_scenarios_ran, summary.release_scenarios
-    parts = [f"{len(missing)} release scenario(s) did not run: {_names([n.describe() for n in missing])}"] \
-        if missing else []
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} release scenario(s) did not run: {_names([n.describe() for n in missing])}")
     if not deployed:
-        parts.append("no @deploy scenario ran: nothing was released")
+        parts.append("no @deploy scenario ran: the release was not deployed")
     if summary.changed:
         parts.append("the changes it made are in place")
-    qualifier = f"partial: {ran} of {total} scenarios" if missing else "checks only: no @deploy scenario"
+    qualifier = f"partial: {ran} of {total} scenarios" if missing else "no deploy"
     return "; ".join(parts), qualifier
 
 

@@ -290,11 +290,14 @@ VERDICT_CASES: list[tuple[RunSummary, tuple[str, str, int]]] = [
      (f"{PASSED} (partial: 2 of 3 scenarios)", "1 release scenario(s) did not run: load test (skipped:"
       " unconditional skip)", 12)),
     (summary(stages={"preflight": StageCounts(collected=1, ran=1, passed=1)}),
-     (f"{PASSED} (checks only: no @deploy scenario)", "no @deploy scenario ran: nothing was released", 12)),
+     (f"{PASSED} (no deploy)", "no @deploy scenario ran: the release was not deployed", 12)),
+    (summary(stages={"migrate": StageCounts(collected=1, ran=1, passed=1)}, changed=True),
+     (f"{PASSED} (no deploy)", "no @deploy scenario ran: the release was not deployed; the changes it made are in"
+      " place", 12)),
     (summary(stages={"preflight": StageCounts(collected=1, ran=1, passed=1), "deploy": StageCounts(deselected=1)},
              not_run=(NotRun("deploy", "deploy", DESELECTED),)),
      (f"{PASSED} (partial: 1 of 2 scenarios)", "1 release scenario(s) did not run: deploy (deselected); no @deploy"
-      " scenario ran: nothing was released", 12)),
+      " scenario ran: the release was not deployed", 12)),
     # 2, 3, 4, 5: pytest's own exit status is kept; the decision is BLOCKED
     (summary(pytest_status=2), (BLOCKED, "pytest ended with exit status 2; nothing was changed", 2)),
     (summary(pytest_status=3), (BLOCKED, "pytest ended with exit status 3; nothing was changed", 3)),
