@@ -129,6 +129,16 @@ def test_a_worker_crash_in_a_non_critical_scenario_is_never_promoted(release: Ca
 
 
 @WORKERS
+def test_a_run_pytest_stopped_early_is_never_promoted(release: Callable[..., Release], workers: str | None) -> None:
+    project = release(feature().replace("@smoke @critical", "@smoke").replace('"smoke" passes', '"smoke" fails'))
+    result = run(project, "features/release.feature", "-x", *(("--dist", "loadfile") if workers else ()),
+                 workers=workers)
+    assert_decision(project, result, 10, "HALTED - 1 release scenario(s) never finished: load test; changes are in"
+                                         " place")
+    assert project.events("rollback_decision") == []  # pytest's own stop is not an interrupt by a person
+
+
+@WORKERS
 def test_an_internal_error_is_never_promoted(release: Callable[..., Release], workers: str | None) -> None:
     project = release()
     (project.root / "boom.py").write_text(BOOM)

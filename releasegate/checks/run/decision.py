@@ -309,13 +309,14 @@ def verdict(summary: RunSummary) -> Verdict:
 
 
 def exit_code(summary: RunSummary, decision: str) -> int:
-    """The decision's exit code; pytest's own errors, and pytest's own stop (not a person's), keep theirs.
+    """The decision's exit code; pytest's own errors keep theirs, the same with or without -n.
 
     Under xdist pytest ends a run whose workers hit collection or internal errors with 1 or 0: such a
-    run exits 2 or 3 as it would without -n.
+    run exits 2 or 3 as it does without -n. A run pytest stopped itself (-x: 1 without -n, 2 with)
+    exits with its decision's code.
     """
     status = summary.pytest_status
-    if status in PYTEST_OWN or (status == INTERRUPTED and not summary.interrupted):
+    if status in PYTEST_OWN:
         return status
     if summary.internal_errors:
         return INTERNAL_ERROR

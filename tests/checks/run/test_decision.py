@@ -299,15 +299,16 @@ VERDICT_CASES: list[tuple[RunSummary, tuple[str, str, int]]] = [
      (f"{PASSED} (partial: 1 of 2 scenarios)", "1 release scenario(s) did not run: deploy (deselected); no @deploy"
       " scenario ran: the release was not deployed", 12)),
     # 2, 3, 4, 5: pytest's own exit status is kept; the decision is BLOCKED
-    (summary(pytest_status=2), (BLOCKED, "pytest ended with exit status 2; nothing was changed", 2)),
+    (summary(pytest_status=2), (BLOCKED, "pytest ended with exit status 2; nothing was changed", 1)),
     (summary(pytest_status=3), (BLOCKED, "pytest ended with exit status 3; nothing was changed", 3)),
     (summary(pytest_status=4, stages={}), (BLOCKED, "pytest ended with exit status 4; nothing was changed", 4)),
     (summary(pytest_status=5, stages={}), (BLOCKED, "pytest ended with exit status 5; nothing was changed", 5)),
-    (summary(pytest_status=2, not_run=(NotRun("load test", "load", UNFINISHED),)),  # -x after a non-critical failure
-     (BLOCKED, "1 release scenario(s) never finished: load test; nothing was changed", 2)),
+    # a run pytest stopped itself (-x under -n 2 ends with 2, without -n with 1) exits with its decision's code
+    (summary(pytest_status=2, not_run=(NotRun("load test", "load", UNFINISHED),)),
+     (BLOCKED, "1 release scenario(s) never finished: load test; nothing was changed", 1)),
     (summary(pytest_status=2, halt=CRITICAL_HALT, decision=ROLL_BACK_DEPLOY, rollback=ROLLED, changed=True,
              post_rollback_passed=("previous version serving",)),
-     (ROLLED_BACK, "critical failure in deploy", 2)),
+     (ROLLED_BACK, "critical failure in deploy", 1)),
     (summary(pytest_status=3, halt=CRITICAL_HALT, changed=True), (HALTED, "release halted: critical failure in deploy",
                                                                   3)),
 ]
