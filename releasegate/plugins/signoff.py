@@ -143,7 +143,8 @@ def render_what_ran(summary: RunSummary) -> list[str]:
     lines += [f"| {group} | {c.collected} | {c.ran} | {c.passed} | {c.failed} | {c.skipped} | {c.deselected} |"
               for group, c in summary.stages.items()] or ["| none | 0 | 0 | 0 | 0 | 0 | 0 |"]
     lines.append("")
-    errors = (("Collection errors", summary.collection_errors), ("Internal errors", summary.internal_errors))
+    errors = (("Collection errors", summary.collection_errors), ("Internal errors", summary.internal_errors),
+              ("Teardown errors", summary.teardown_errors))
     for title, found in errors:
         if found:
             lines += [f"## {title}", *(f"- {error}" for error in found), ""]

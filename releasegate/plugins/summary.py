@@ -3,8 +3,8 @@
 Per stage: how many scenarios were selected, ran (their steps ran), passed, failed, were skipped and
 were left out by the selection; every failed check with its evidence; the pending manual items; the
 @post-rollback checks that passed; every scenario of the collected feature files that did not run its
-steps to the end, and why (deselected, skipped, never finished); collection and internal errors (under
-xdist a worker's collection error reaches the controller as a report, not as a collection); the rollback
+steps to the end, and why (deselected, skipped, never finished); collection, internal and teardown errors
+(under xdist a worker's collection error reaches the controller as a report, not as a collection); the rollback
 decision and report (from the rollback plugin's hooks); the halt. When the run is over (after any
 rollback) the ``RunSummary`` is ``config.stash[SUMMARY_KEY]`` and ``pytest_releasegate_run_summary``
 hands it to the sign-off.
@@ -56,6 +56,7 @@ class RunRecorder:
         self.skipped: dict[str, str] = {}  # node id -> why, for skips other than a pending manual item
         self.collection_errors: dict[str, str] = {}
         self.internal_errors: list[str] = []
+        self.teardown_errors: list[str] = []
         self.decision: RollbackDecision | None = None
         self.rollback: RollbackReport | None = None
         self.interrupted = False
@@ -90,7 +91,9 @@ class RunRecorder:
             return
         counts = self.counts.setdefault(info.group, Counter())
         failure = failed_check(report, info)
-        if failure is not None:
+        if report.when == "teardown" and report.failed:
+            self.teardown_errors.append(f"{info.scenario}: {first_line(report)}")
+        elif failure is not None:
             self.failures.append(failure)
             self.ended.add(report.nodeid)
             counts.update(failed=1, ran=int(failure.crashed or report.when == "call"))
@@ -142,6 +145,7 @@ class RunRecorder:
             stages=stages, failures=tuple(self.failures), pending_manual=tuple(self.pending_manual),
             post_rollback_passed=tuple(self.post_rollback_passed), not_run=tuple(not_run),
             collection_errors=tuple(self.collection_errors.values()), internal_errors=tuple(self.internal_errors),
+            teardown_errors=tuple(self.teardown_errors),
             halt=config.stash[HALT_LINE_KEY].current(),
             decision=self.decision, rollback=self.rollback, changed=bool(journal.plan()),
             dry_run=config.stash.get(DRY_RUN_KEY, False),

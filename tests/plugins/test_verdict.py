@@ -62,6 +62,16 @@ Feature: Release
   Scenario: previous version serving
     Then the state is back to before
 """
+BROKEN_CLEANUP = '''
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def broken_cleanup(request):
+    yield
+    if "load" in request.node.nodeid:
+        raise OSError("cleanup failed")
+'''
 BOOM = '''
 def pytest_runtest_makereport(item, call):
     if call.when == "call" and "load" in item.nodeid:
@@ -138,12 +148,25 @@ def test_a_run_pytest_stopped_early_is_never_promoted(release: Callable[..., Rel
     assert project.events("rollback_decision") == []  # pytest's own stop is not an interrupt by a person
 
 
+def add_plugin(project: Release, name: str, text: str) -> None:
+    (project.root / f"{name}.py").write_text(text)
+    conftest = project.root / "conftest.py"
+    conftest.write_text(conftest.read_text() + f'pytest_plugins.append("{name}")\n')
+
+
+@WORKERS
+def test_a_teardown_error_is_never_promoted(release: Callable[..., Release], workers: str | None) -> None:
+    project = release()
+    add_plugin(project, "broken_cleanup", BROKEN_CLEANUP)
+    result = run(project, "features/release.feature", workers=workers)
+    assert_decision(project, result, 10, "HALTED - teardown error in load test: OSError: cleanup failed; changes are"
+                                         " in place")
+
+
 @WORKERS
 def test_an_internal_error_is_never_promoted(release: Callable[..., Release], workers: str | None) -> None:
     project = release()
-    (project.root / "boom.py").write_text(BOOM)
-    conftest = project.root / "conftest.py"
-    conftest.write_text(conftest.read_text() + 'pytest_plugins.append("boom")\n')
+    add_plugin(project, "boom", BOOM)
     result = project.pytester.runpytest_subprocess("features/release.feature", "--env", "local", "-p",
                                                    "no:cacheprovider", *(("-n", workers) if workers else ()))
     assert_decision(project, result, 3, "HALTED - internal error: RuntimeError: boom in makereport; *", terminal=False)

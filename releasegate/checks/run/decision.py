@@ -11,9 +11,9 @@ the rollback report) and ask these functions.
   ``settle_rollback``: a rollback with nothing to undo becomes "none".
 - ``verdict``: the decision of the run and its exit code (the README's exit-code table), from what
   ran: PROMOTED only when every release scenario of the collected feature files ran to the end (a
-  @deploy one among them) and no critical check failed; a collection or internal error, a worker
-  crash or a scenario that never finished make the outcome unknown (BLOCKED, or HALTED with changes
-  in place); a subset that passed is PASSED (partial); ROLLED BACK needs every selected
+  @deploy one among them) and no critical check failed; a collection, internal or teardown error, a
+  worker crash or a scenario that never finished make the outcome unknown (BLOCKED, or HALTED with
+  changes in place); a subset that passed is PASSED (partial); ROLLED BACK needs every selected
   @post-rollback check to have run and passed after the rollback.
 """
 
@@ -260,6 +260,7 @@ class RunSummary:
     not_run: tuple[NotRun, ...] = ()
     collection_errors: tuple[str, ...] = ()  # one line each, naming the file
     internal_errors: tuple[str, ...] = ()
+    teardown_errors: tuple[str, ...] = ()  # "<scenario>: <error>": the scenario's checks ran, its cleanup failed
     halt: Halt | None = None
     decision: RollbackDecision | None = None  # the last one taken
     rollback: RollbackReport | None = None
@@ -376,6 +377,7 @@ def _unknowns(summary: RunSummary) -> str:
     """Why the outcome of the run is not known (one line), or "" when it is."""
     found = [f"collection error: {error}" for error in summary.collection_errors]
     found += [f"internal error: {error}" for error in summary.internal_errors]
+    found += [f"teardown error in {error}" for error in summary.teardown_errors]
     found += [f"worker crashed during {f.scenario}" for f in summary.release_failures if f.crashed]
     unfinished = [n.scenario for n in summary.release_not_run if n.kind == UNFINISHED]
     if unfinished:

@@ -217,6 +217,8 @@ VERDICT_CASES: list[tuple[RunSummary, tuple[str, str, int]]] = [
                                                                  " changed", 3)),
     (summary(failures=(failed("load", critical=False, crashed=True),), pytest_status=1),
      (BLOCKED, "worker crashed during load; nothing was changed", 1)),
+    (summary(teardown_errors=("smoke: OSError: prober still running",), pytest_status=1),
+     (BLOCKED, "teardown error in smoke: OSError: prober still running; nothing was changed", 1)),
     (summary(not_run=(NotRun("load test", "load", UNFINISHED),)),
      (BLOCKED, "1 release scenario(s) never finished: load test; nothing was changed", 1)),
     # 1 ROLLED BACK: a critical check failed, the rollback ran, every post-rollback check ran and passed
