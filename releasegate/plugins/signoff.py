@@ -7,7 +7,8 @@ are the README's "Exit codes" table (PROMOTED 0, DRY RUN 0, BLOCKED 1, ROLLED BA
 ROLLBACK FAILED 11, PASSED (partial) 12; pytest's own 2, 3, 4, 5 are kept).
 
 The record says what ran: the scenarios per stage (selected, ran, passed, failed, skipped,
-deselected), every release scenario that did not run and why, collection and internal errors.
+deselected), every release scenario that did not run and why, collection, internal and teardown
+errors.
 """
 
 from __future__ import annotations

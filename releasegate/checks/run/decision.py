@@ -195,7 +195,7 @@ def settle_rollback(decision: RollbackDecision, *, has_changes: bool) -> Rollbac
     return decision
 
 
-# ---- the verdict ---------------------------------------------------------------------------
+# ---- the verdict --------------------------------------------------------------------------
 
 PROMOTED, PASSED, DRY_RUN, BLOCKED, ROLLED_BACK, HALTED, ROLLBACK_FAILED = (
     "PROMOTED", "PASSED", "DRY RUN", "BLOCKED", "ROLLED BACK", "HALTED", "ROLLBACK FAILED")
