@@ -6,6 +6,9 @@
   item), an interrupt (the rollback plugin). The first halt of a run wins.
 - Every release scenario not yet started is then skipped with the halt's reason, e.g.
   "release halted: critical failure in <scenario>".
+- Every scenario's start (``scenario_started``; a @post-rollback one once its gate let it run) and
+  how it ended (``scenario_finished``: PASS, FAIL, INCONCLUSIVE, SKIPPED and why, CRASHED) are
+  journaled, so that the journal alone shows whether the post-rollback checks ran.
 - Every failure of a release scenario is journaled (``check_failed``) by the process that ran it
   (by the controller for a worker crash); on the controller each critical one then fires
   ``pytest_releasegate_critical_failure``.
@@ -24,11 +27,12 @@ from dataclasses import asdict
 
 import pytest
 
+from releasegate.checks.result import Outcome
 from releasegate.checks.run.decision import Halt
 from releasegate.checks.run.journal import Journal
 from releasegate.checks.run.rollback_plan import RollbackReport
 from releasegate.plugins.journal import JOURNAL_KEY
-from releasegate.plugins.outcomes import failed_check
+from releasegate.plugins.outcomes import failed_check, skip_reason
 from releasegate.plugins.safety import HALT_REQUEST_KEY
 from releasegate.plugins.stages import SCENARIOS_KEY
 
@@ -104,6 +108,8 @@ class StopTheLine:
             return
         if self.config.stash[SCENARIOS_KEY].of(item).post_rollback:
             self._gate_post_rollback(journal)
+            # past the gate only once the rollback finished: the rollback never waits for these
+            journal.append("scenario_started", nodeid=item.nodeid, post_rollback=True)
             return
         # written before the halt check: the controller, which halts before it reads these, waits for every
         # scenario that may have got past the check before it rolls back
@@ -130,6 +136,11 @@ class StopTheLine:
         request = item.stash.get(HALT_REQUEST_KEY, None)
         if request is not None and report.skipped:
             self.line.stop(Halt(request.reason, item.nodeid, info.scenario, request.kind))
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            reason = skip_reason(report) if report.skipped else (failure.message if failure else "")
+            outcome = failure.outcome if failure else (Outcome.PASS.value if report.passed else "SKIPPED")
+            journal.append("scenario_finished", nodeid=item.nodeid, scenario=info.scenario, stage=info.group,
+                           outcome=outcome, reason=reason)
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -138,10 +149,15 @@ class StopTheLine:
             return
         info = self.config.stash[SCENARIOS_KEY].get(report.nodeid)
         failure = failed_check(report, info) if info is not None else None
-        if failure is None or not failure.critical or failure.post_rollback:
+        if failure is None:
+            return
+        if failure.crashed and info is not None:  # the worker died before it could journal anything
+            journal.append("scenario_finished", nodeid=failure.nodeid, scenario=failure.scenario, stage=info.group,
+                           outcome="CRASHED", reason="worker crashed")
+        if not failure.critical or failure.post_rollback:
             return
         cause = "critical failure in"
-        if failure.crashed:  # the worker died before it could journal or halt anything
+        if failure.crashed:
             cause = "worker crashed during"
             journal.append("check_failed", nodeid=failure.nodeid, scenario=failure.scenario, stage=failure.stage,
                            critical=True, outcome="FAIL", when="crash", message="worker crashed")

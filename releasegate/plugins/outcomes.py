@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+from xdist.dsession import Interrupted as WorkersStopped
 
 from releasegate.checks.result import Outcome
 from releasegate.checks.run.decision import FailedCheck, ScenarioInfo
@@ -35,7 +36,7 @@ def failed_check(report: pytest.TestReport, info: ScenarioInfo,
         evidence=tuple(str(value) for key, value in properties if key == EVIDENCE_PROPERTY), crashed=crashed)
 
 
-def first_line(report: pytest.TestReport) -> str:
+def first_line(report: pytest.TestReport | pytest.CollectReport) -> str:
     text = str(report.longrepr or "").strip()
     if hasattr(report.longrepr, "reprcrash") and getattr(report.longrepr, "reprcrash", None) is not None:
         text = str(report.longrepr.reprcrash.message)  # type: ignore[union-attr]
@@ -49,5 +50,8 @@ def skip_reason(report: pytest.TestReport) -> str:
 
 
 def interrupted_by_a_person(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
-    """SIGTERM or Ctrl-C; pytest stops for collection errors and -x with Session.Interrupted, which is not one."""
+    """SIGTERM or Ctrl-C. pytest stops for collection errors with Session.Interrupted, and xdist's controller
+    for -x with its own Interrupted: neither is one (a worker's Ctrl-C, which xdist also reports so, is)."""
+    if excinfo.errisinstance(WorkersStopped):
+        return str(excinfo.value).endswith("received keyboard-interrupt")
     return not excinfo.errisinstance(pytest.Session.Interrupted)

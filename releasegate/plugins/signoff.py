@@ -2,21 +2,13 @@
 
 It renders the run's ``RunSummary`` (``pytest_releasegate_run_summary``, from the summary plugin)
 and asks ``checks.run.decision.verdict(summary)`` for the decision and the exit code, which it
-sets on the session, so that ``pytest`` itself exits with it:
+sets on the session, so that ``pytest`` itself exits with it. The decisions and their exit codes
+are the README's "Exit codes" table (PROMOTED 0, DRY RUN 0, BLOCKED 1, ROLLED BACK 1, HALTED 10,
+ROLLBACK FAILED 11, PASSED (partial) 12; pytest's own 2, 3, 4, 5 are kept).
 
-    PROMOTED          0   every stage ran; no critical check failed
-    DRY RUN           0   --dry-run: the plan is valid and every read-only check passed
-    BLOCKED           1   halted before anything changed (a critical preflight check, a refused
-                          approval, a pending critical manual item), a dry run with failures, or
-                          no release scenario ran
-    ROLLED BACK       1   a critical check failed; the rollback plan ran and the @post-rollback
-                          checks passed
-    HALTED           10   stopped with changes in place for a person to decide: an INCONCLUSIVE
-                          critical check, --no-rollback, an interrupted run without rollback
-    ROLLBACK FAILED  11   a rollback action failed, or a @post-rollback check failed
-
-pytest's own errors (2 interrupted by collection errors, 3 internal error, 4 usage error, 5 no
-tests) are kept as they are; the sign-off then says BLOCKED.
+The record says what ran: the scenarios per stage (selected, ran, passed, failed, skipped,
+deselected), every release scenario that did not run and why, collection, internal and teardown
+errors.
 """
 
 from __future__ import annotations
@@ -65,8 +57,8 @@ def pytest_releasegate_run_summary(session: pytest.Session, summary: RunSummary)
     attach_to_allure(config, text, decided)
     journal = config.stash.get(JOURNAL_KEY, None)
     if journal is not None:
-        journal.append("run_finished", decision=decided.decision, why=decided.why, exit_code=decided.exit_code,
-                       signoff=str(path))
+        journal.append("run_finished", decision=decided.decision, label=decided.label, why=decided.why,
+                       exit_code=decided.exit_code, signoff=str(path))
     session.exitstatus = decided.exit_code
     config.hook.pytest_releasegate_verdict(config=config, verdict=decided)
 
@@ -77,7 +69,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         return
     summary = config.stash[SUMMARY_KEY]
     terminalreporter.section("releasegate sign-off")
-    terminalreporter.write_line(secrets.redact(f"decision: {decided.decision} - {decided.why}"))
+    terminalreporter.write_line(secrets.redact(f"decision: {decided.label} - {decided.why}"))
     if summary.rollback is not None:
         terminalreporter.write_line(secrets.redact(summary.rollback.summary()))
     for item in summary.pending_manual:
@@ -92,9 +84,9 @@ def render(config: pytest.Config, summary: RunSummary, decided: Verdict) -> str:
     journal = config.stash.get(JOURNAL_KEY, None)
     approval = safety.approval
     lines = [
-        f"# Release sign-off: {decided.decision}",
+        f"# Release sign-off: {decided.label}",
         "",
-        f"**Decision:** {decided.decision} - {decided.why}",
+        f"**Decision:** {decided.label} - {decided.why}",
         "",
         "| | |",
         "|---|---|",
@@ -110,6 +102,7 @@ def render(config: pytest.Config, summary: RunSummary, decided: Verdict) -> str:
     ]
     if summary.halt is not None:
         lines += [f"Halt: {summary.halt.reason}", ""]
+    lines += render_what_ran(summary)
     lines.append("## Failed checks")
     if not summary.failures:
         lines.append("None.")
@@ -133,12 +126,32 @@ def render(config: pytest.Config, summary: RunSummary, decided: Verdict) -> str:
             lines.append(f"- {step.step.stage}: `{step.step.action}` - {done}")
         if summary.post_rollback_passed:
             lines.append("Post-rollback checks passed: " + ", ".join(summary.post_rollback_passed))
+        unverified = [n.describe() for n in summary.not_run if n.post_rollback]
+        if unverified:
+            lines.append("Post-rollback checks that did not run: " + ", ".join(unverified))
     lines += ["", "## Pending manual items"]
     lines += [f"- {item} (pending manual confirmation: not passed)" for item in summary.pending_manual] or ["None."]
     if safety.confirmed:
         lines += ["", "## Confirmed manual items"]
         lines += [f"- {item}: {c.describe()}" for item, c in safety.confirmed.items()]
     return "\n".join(lines) + "\n"
+
+
+def render_what_ran(summary: RunSummary) -> list[str]:
+    """The scenarios per stage, the errors that make the outcome unknown, the release scenarios that did not run."""
+    lines = ["## Scenarios", "", "| stage | selected | ran | passed | failed | skipped | deselected |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {group} | {c.collected} | {c.ran} | {c.passed} | {c.failed} | {c.skipped} | {c.deselected} |"
+              for group, c in summary.stages.items()] or ["| none | 0 | 0 | 0 | 0 | 0 | 0 |"]
+    lines.append("")
+    errors = (("Collection errors", summary.collection_errors), ("Internal errors", summary.internal_errors),
+              ("Teardown errors", summary.teardown_errors))
+    for title, found in errors:
+        if found:
+            lines += [f"## {title}", *(f"- {error}" for error in found), ""]
+    if summary.release_not_run and not summary.rollback_only:  # --rollback-only runs no release scenario
+        lines += ["## Release scenarios that did not run", *(f"- {n.describe()}" for n in summary.release_not_run), ""]
+    return lines
 
 
 def attach_to_allure(config: pytest.Config, text: str, decided: Verdict) -> None:
@@ -151,9 +164,9 @@ def attach_to_allure(config: pytest.Config, text: str, decided: Verdict) -> None
     (target / attachment).write_text(text, encoding="utf-8")
     result = {
         "uuid": str(uuid.uuid4()), "historyId": "releasegate-signoff",
-        "name": f"Release sign-off: {decided.decision}",
+        "name": f"Release sign-off: {decided.label}",
         "fullName": "releasegate.signoff", "status": "passed" if EXIT_CODES[decided.decision] == 0 else "failed",
-        "stage": "finished", "statusDetails": {"message": secrets.redact(f"{decided.decision}: {decided.why}")},
+        "stage": "finished", "statusDetails": {"message": secrets.redact(f"{decided.label}: {decided.why}")},
         "start": int(config.stash[STARTED_KEY] * 1000), "stop": int(time.time() * 1000),
         "labels": [{"name": "suite", "value": "Sign-off"}, {"name": "feature", "value": "Release sign-off"}],
         "attachments": [{"name": "signoff.md", "source": attachment, "type": "text/markdown"}],

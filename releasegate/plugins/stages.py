@@ -8,7 +8,8 @@ stage), scenarios without a stage next, ``@post-rollback`` scenarios last (the p
 ``config.stash[SCENARIOS_KEY]`` is the run's ``ScenarioTable``. Under xdist the controller collects
 nothing: the final selection (after -k/-m) is written to ``<run>.items.json`` beside the journal at
 collection (the journal plugin makes the table a release run's with ``share_beside``), so that the
-controller can classify every report, also a worker's crash report, which carries no markers.
+controller can classify every report, also a worker's crash report, which carries no markers. The
+file also lists the scenarios of the collected files that the selection left out, for the verdict.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -39,6 +41,8 @@ class ScenarioTable:
 
     def __init__(self) -> None:
         self._infos: dict[str, ScenarioInfo] = {}
+        self._defined: dict[str, ScenarioInfo] = {}  # every item of the collected files, selected or not
+        self._unselected: dict[str, ScenarioInfo] = {}
         self._items_file: Path | None = None
         self._complete = False  # the final selection is known here (collected here, or read from the file)
 
@@ -64,6 +68,22 @@ class ScenarioTable:
             self._load()
         return list(self._infos.values())
 
+    def unselected(self) -> list[ScenarioInfo]:
+        """Scenarios of the collected files that the selection left out (-k, -m, --deselect, node ids)."""
+        if not self._complete:
+            self._load()
+        return list(self._unselected.values())
+
+    # every collector's report (pytest_collectreport misses the files a node id on the command line names)
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, pytest.CollectReport,
+                                                                                    pytest.CollectReport]:
+        report = yield
+        if self.release_run and report.passed:
+            items = [node for node in report.result if isinstance(node, pytest.Item)]
+            self._defined.update((item.nodeid, classify(item)) for item in items)
+        return report
+
     def remember(self, items: list[pytest.Item]) -> dict[str, ScenarioInfo]:
         self._infos = {item.nodeid: self.of(item) for item in items}
         return self._infos
@@ -71,20 +91,25 @@ class ScenarioTable:
     def publish(self, items: list[pytest.Item]) -> None:
         """Keep the final selection and write it beside the journal for the controller."""
         self.remember(items)
+        self._unselected = {nodeid: info for nodeid, info in self._defined.items() if nodeid not in self._infos}
         self._complete = True
         if self._items_file is None:
             return
         temporary = self._items_file.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps([info.as_dict() for info in self._infos.values()]), encoding="utf-8")
+        temporary.write_text(json.dumps({name: [info.as_dict() for info in infos.values()] for name, infos in
+                                         (("selected", self._infos), ("unselected", self._unselected))}),
+                             encoding="utf-8")
         os.replace(temporary, self._items_file)
 
     def _load(self) -> None:
         if self._items_file is None:
             return
         with contextlib.suppress(OSError, json.JSONDecodeError):
-            for data in json.loads(self._items_file.read_text(encoding="utf-8")):
-                info = ScenarioInfo.from_dict(data)
-                self._infos.setdefault(info.nodeid, info)
+            shared = json.loads(self._items_file.read_text(encoding="utf-8"))
+            for name, infos in (("selected", self._infos), ("unselected", self._unselected)):
+                for data in shared[name]:
+                    info = ScenarioInfo.from_dict(data)
+                    infos.setdefault(info.nodeid, info)
             self._complete = True
 
 
@@ -92,7 +117,9 @@ SCENARIOS_KEY = pytest.StashKey[ScenarioTable]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[SCENARIOS_KEY] = ScenarioTable()
+    table = ScenarioTable()
+    config.stash[SCENARIOS_KEY] = table
+    config.pluginmanager.register(table, "releasegate-scenarios")
 
 
 @pytest.hookimpl(trylast=True)

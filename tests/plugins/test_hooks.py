@@ -55,8 +55,10 @@ def observed(project: Release) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (project.root / "hooks.log").read_text().splitlines()]
 
 
-def counts(collected: int, ran: int = 0, passed: int = 0, failed: int = 0, skipped: int = 0) -> dict[str, int]:
-    return {"collected": collected, "ran": ran, "passed": passed, "failed": failed, "skipped": skipped}
+def counts(collected: int, ran: int = 0, passed: int = 0, failed: int = 0, skipped: int = 0,
+           deselected: int = 0) -> dict[str, int]:
+    return {"collected": collected, "ran": ran, "passed": passed, "failed": failed, "skipped": skipped,
+            "deselected": deselected}
 
 
 @pytest.mark.parametrize("workers", [None, "2"])
@@ -88,7 +90,9 @@ def test_hooks_follow_a_rollback_and_the_summary_counts_every_stage(release: Cal
     assert hooks[5] == {"hook": "verdict", "decision": "ROLLED BACK", "exit_code": 1}
 
 
-def test_a_release_in_which_no_scenario_ran_is_not_promoted(release: Callable[..., Release]) -> None:
+@pytest.mark.parametrize("workers", [None, "2"])
+def test_a_release_in_which_no_scenario_ran_is_not_promoted(release: Callable[..., Release],
+                                                            workers: str | None) -> None:
     project = release("""
 Feature: Release
   @preflight @manual
@@ -98,7 +102,11 @@ Feature: Release
   Scenario: previous version serving
     Then the state is back to before
 """)
-    result = project.pytester.runpytest("features/release.feature", "--env", "local", "-p", "no:cacheprovider")
+    args = ("features/release.feature", "--env", "local", "-p", "no:cacheprovider")
+    if workers is None:
+        result = project.pytester.runpytest(*args)
+    else:
+        result = project.pytester.runpytest_subprocess(*args, "-n", workers)
     assert result.ret == 1
     result.assert_outcomes(skipped=2)
     result.stdout.fnmatch_lines(["decision: BLOCKED - no release scenario ran"])

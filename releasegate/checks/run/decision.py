@@ -9,7 +9,12 @@ the rollback report) and ask these functions.
 - ``dry_run_verdict``: why ``--dry-run`` skips a scenario, or None when it runs.
 - ``decide_rollback``: the answer to a critical failure, an interrupt or ``--rollback-only``;
   ``settle_rollback``: a rollback with nothing to undo becomes "none".
-- ``verdict``: the decision of the run and its exit code (the README's exit-code table).
+- ``verdict``: the decision of the run and its exit code (the README's exit-code table), from what
+  ran: PROMOTED only when every release scenario of the collected feature files ran to the end (a
+  @deploy one among them) and no critical check failed; a collection, internal or teardown error, a
+  worker crash or a scenario that never finished make the outcome unknown (BLOCKED, or HALTED with
+  changes in place); a subset that passed is PASSED (partial); ROLLED BACK needs every selected
+  @post-rollback check to have run and passed after the rollback.
 """
 
 from __future__ import annotations
@@ -193,12 +198,16 @@ def settle_rollback(decision: RollbackDecision, *, has_changes: bool) -> Rollbac
 
 # ---- the verdict --------------------------------------------------------------------------
 
-PROMOTED, DRY_RUN, BLOCKED, ROLLED_BACK, HALTED, ROLLBACK_FAILED = (
-    "PROMOTED", "DRY RUN", "BLOCKED", "ROLLED BACK", "HALTED", "ROLLBACK FAILED")
-EXIT_CODES = {PROMOTED: 0, DRY_RUN: 0, BLOCKED: 1, ROLLED_BACK: 1, HALTED: 10, ROLLBACK_FAILED: 11}
+PROMOTED, PASSED, DRY_RUN, BLOCKED, ROLLED_BACK, HALTED, ROLLBACK_FAILED = (
+    "PROMOTED", "PASSED", "DRY RUN", "BLOCKED", "ROLLED BACK", "HALTED", "ROLLBACK FAILED")
+EXIT_CODES = {PROMOTED: 0, DRY_RUN: 0, BLOCKED: 1, ROLLED_BACK: 1, HALTED: 10, ROLLBACK_FAILED: 11, PASSED: 12}
 # pytest's own exit statuses (pytest.ExitCode), which a verdict keeps
 TESTS_FAILED, INTERRUPTED, INTERNAL_ERROR, USAGE_ERROR, NO_TESTS_COLLECTED = 1, 2, 3, 4, 5
 PYTEST_OWN = (INTERNAL_ERROR, USAGE_ERROR, NO_TESTS_COLLECTED)
+NAMES_SHOWN = 5  # scenario names in a verdict's one line; the sign-off lists every one
+
+# why a scenario of the collected feature files did not run its steps to the end
+DESELECTED, SKIPPED, UNFINISHED = "deselected", "skipped", "never finished"
 
 
 @dataclass(frozen=True)
@@ -213,13 +222,32 @@ class Halt:
 
 @dataclass(frozen=True)
 class StageCounts:
-    """Scenarios of one stage: collected, ran (their steps ran), and how they ended."""
+    """Scenarios of one stage: selected, ran (their steps ran), how they ended, and those the selection left out."""
 
     collected: int = 0
     ran: int = 0
     passed: int = 0
     failed: int = 0
     skipped: int = 0
+    deselected: int = 0
+
+
+@dataclass(frozen=True)
+class NotRun:
+    """A scenario of the collected feature files that did not run its steps to the end (a pending manual item
+    is not one: it is listed as pending)."""
+
+    scenario: str
+    group: str  # ScenarioInfo.group
+    kind: str  # DESELECTED (-k, -m, --deselect, node ids), SKIPPED, UNFINISHED (no outcome was ever reported)
+    detail: str = ""  # the skip reason
+
+    @property
+    def post_rollback(self) -> bool:
+        return self.group == POST_ROLLBACK
+
+    def describe(self) -> str:
+        return f"{self.scenario} ({self.kind}{': ' + self.detail if self.detail else ''})"
 
 
 @dataclass(frozen=True)
@@ -230,6 +258,10 @@ class RunSummary:
     failures: tuple[FailedCheck, ...] = ()
     pending_manual: tuple[str, ...] = ()
     post_rollback_passed: tuple[str, ...] = ()
+    not_run: tuple[NotRun, ...] = ()
+    collection_errors: tuple[str, ...] = ()  # one line each, naming the file
+    internal_errors: tuple[str, ...] = ()
+    teardown_errors: tuple[str, ...] = ()  # "<scenario>: <error>": the scenario's checks ran, its cleanup failed
     halt: Halt | None = None
     decision: RollbackDecision | None = None  # the last one taken
     rollback: RollbackReport | None = None
@@ -248,51 +280,137 @@ class RunSummary:
         return [f for f in self.failures if f.post_rollback]
 
     @property
+    def release_not_run(self) -> list[NotRun]:
+        return [n for n in self.not_run if not n.post_rollback]
+
+    @property
     def release_scenarios_ran(self) -> int:
         return sum(counts.ran for group, counts in self.stages.items() if group != POST_ROLLBACK)
+
+    @property
+    def release_scenarios(self) -> int:
+        """The release scenarios of the collected feature files, selected or not."""
+        return sum(c.collected + c.deselected for group, c in self.stages.items() if group != POST_ROLLBACK)
 
 
 @dataclass(frozen=True)
 class Verdict:
-    decision: str
+    decision: str  # a key of EXIT_CODES
     why: str
     exit_code: int
+    qualifier: str = ""  # how partial a PASSED run was, e.g. "partial: 9 of 18 scenarios"
+
+    @property
+    def label(self) -> str:
+        return f"{self.decision} ({self.qualifier})" if self.qualifier else self.decision
 
 
 def verdict(summary: RunSummary) -> Verdict:
-    decision, why = _decision(summary)
-    return Verdict(decision, why, exit_code(summary, decision))
+    decision, why, qualifier = _decision(summary)
+    return Verdict(decision, why, exit_code(summary, decision), qualifier)
 
 
 def exit_code(summary: RunSummary, decision: str) -> int:
-    """The decision's exit code; pytest's own errors, and pytest's own stop (not a person's), keep theirs."""
+    """The decision's exit code; pytest's own errors keep theirs, the same with or without -n.
+
+    Under xdist pytest ends a run whose workers hit collection or internal errors with 1 or 0: such a
+    run exits 2 or 3 as it does without -n. A run pytest stopped itself (-x: 1 without -n, 2 with)
+    exits with its decision's code.
+    """
     status = summary.pytest_status
-    if status in PYTEST_OWN or (status == INTERRUPTED and not summary.interrupted):
+    if status in PYTEST_OWN:
         return status
+    if summary.internal_errors:
+        return INTERNAL_ERROR
+    if summary.collection_errors:
+        return INTERRUPTED
     return EXIT_CODES[decision]
 
 
-def _decision(summary: RunSummary) -> tuple[str, str]:
+def _decision(summary: RunSummary) -> tuple[str, str, str]:
     rollback = summary.rollback
     if rollback is not None and (rollback.ran or summary.rollback_only):
-        if rollback.failed_steps:
-            return ROLLBACK_FAILED, f"{len(rollback.failed_steps)} rollback action(s) failed"
-        if summary.post_rollback_failures:
-            return ROLLBACK_FAILED, (f"{len(summary.post_rollback_failures)} post-rollback check(s) failed after"
-                                     " the rollback")
-        return ROLLED_BACK, summary.decision.reason if summary.decision else "rolled back"
+        return (*_after_rollback(summary, rollback), "")
     if summary.dry_run:
         failures = summary.release_failures
         if failures or summary.pytest_status not in (0, TESTS_FAILED):
-            return BLOCKED, f"dry run: {len(failures)} read-only check(s) failed"
-        return DRY_RUN, "the plan is valid and every read-only check passed; nothing was changed"
+            return BLOCKED, f"dry run: {len(failures)} read-only check(s) failed", ""
+        if unknown := _unknowns(summary):
+            return BLOCKED, f"dry run: {unknown}", ""
+        return DRY_RUN, "the plan is valid and every read-only check passed; nothing was changed", ""
     if summary.halt is not None or summary.decision is not None:
         reason = summary.decision.reason if summary.decision else (summary.halt.reason if summary.halt else "")
         if not summary.changed:
-            return BLOCKED, f"{reason}; nothing was changed"
-        return HALTED, reason
-    if summary.pytest_status in PYTEST_OWN or summary.pytest_status == INTERRUPTED:
-        return BLOCKED, f"pytest ended with exit status {summary.pytest_status}"
+            return BLOCKED, f"{reason}; nothing was changed", ""
+        return HALTED, reason, ""
+    if unknown := _unknowns(summary):
+        if summary.changed:
+            return HALTED, f"{unknown}; changes are in place", ""
+        return BLOCKED, f"{unknown}; nothing was changed", ""
     if summary.release_scenarios_ran == 0:
-        return BLOCKED, "no release scenario ran"
-    return PROMOTED, "every stage ran and no critical check failed"
+        return BLOCKED, "no release scenario ran", ""
+    if partial := _partial(summary):
+        return (PASSED, *partial)
+    return PROMOTED, "every stage ran and no critical check failed", ""
+
+
+def _after_rollback(summary: RunSummary, rollback: RollbackReport) -> tuple[str, str]:
+    """ROLLED BACK only when every selected @post-rollback check ran and passed after the rollback."""
+    if rollback.failed_steps:
+        return ROLLBACK_FAILED, f"{len(rollback.failed_steps)} rollback action(s) failed"
+    failed = [f for f in summary.post_rollback_failures if not (f.inconclusive or f.crashed)]
+    if failed:
+        return ROLLBACK_FAILED, f"{len(failed)} post-rollback check(s) failed after the rollback"
+    reason = summary.decision.reason if summary.decision else "rolled back"
+    unknown = [f"{f.scenario} ({'worker crashed' if f.crashed else 'inconclusive'})"
+               for f in summary.post_rollback_failures]
+    unknown += [n.describe() for n in summary.not_run if n.post_rollback]
+    if unknown:
+        return HALTED, (f"{reason}; the rollback ran, but {len(unknown)} post-rollback check(s) did not pass:"
+                        f" {_names(unknown)}; whether the previous state is back is unknown")
+    if not summary.post_rollback_passed:
+        return HALTED, (f"{reason}; the rollback ran, but no @post-rollback check verified it; whether the"
+                        " previous state is back is unknown")
+    return ROLLED_BACK, reason
+
+
+def _unknowns(summary: RunSummary) -> str:
+    """Why the outcome of the run is not known (one line), or "" when it is."""
+    found = [f"collection error: {error}" for error in summary.collection_errors]
+    found += [f"internal error: {error}" for error in summary.internal_errors]
+    found += [f"teardown error in {error}" for error in summary.teardown_errors]
+    found += [f"worker crashed during {f.scenario}" for f in summary.release_failures if f.crashed]
+    unfinished = [n.scenario for n in summary.release_not_run if n.kind == UNFINISHED]
+    if unfinished:
+        found.append(f"{len(unfinished)} release scenario(s) never finished: {_names(unfinished)}")
+    status = summary.pytest_status
+    if not found and (status in PYTEST_OWN or status == INTERRUPTED):
+        found.append(f"pytest ended with exit status {status}")
+    return "; ".join(found)
+
+
+def _partial(summary: RunSummary) -> tuple[str, str] | None:
+    """Why and qualifier of a run that passed but was not the whole release, or None.
+
+    The release is every scenario of the collected feature files; one that was deselected (-k, -m,
+    --deselect, node ids) or skipped did not run, and a run without a @deploy scenario released nothing.
+    """
+    missing = summary.release_not_run
+    deployed = summary.stages.get("deploy", StageCounts()).ran > 0
+    if not missing and deployed:
+        return None
+    ran, total = summary.release_scenarios_ran, summary.release_scenarios
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} release scenario(s) did not run: {_names([n.describe() for n in missing])}")
+    if not deployed:
+        parts.append("no @deploy scenario ran: the release was not deployed")
+    if summary.changed:
+        parts.append("the changes it made are in place")
+    qualifier = f"partial: {ran} of {total} scenarios" if missing else "no deploy"
+    return "; ".join(parts), qualifier
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:NAMES_SHOWN])
+    return shown + (f" and {len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else "")

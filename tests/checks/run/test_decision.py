@@ -1,7 +1,10 @@
 """The release policy as tables: stage order, the dry-run verdict, the rollback decision, the final verdict.
 
-The verdict table has a row for every row of the README's exit-code table (and the cases the
-plugin tests drive end to end); no pytest run in between.
+The verdict table has a row for every row of the README's exit-code table and for every way a run
+can fail to be the whole release (issue 12: a collection error under xdist, an internal error, a
+worker crash, an unfinished scenario, a deselected subset, a checklist without a deploy, a rollback
+whose post-rollback checks did not run); tests/plugins/test_verdict.py drives them end to end, with
+and without -n 2.
 """
 
 from __future__ import annotations
@@ -14,17 +17,23 @@ import pytest
 from releasegate.checks.result import CheckResult, Outcome
 from releasegate.checks.run.decision import (
     BLOCKED,
+    DESELECTED,
     DRY_RUN,
+    EXIT_CODES,
     HALT,
     HALTED,
     NONE,
+    PASSED,
     PROMOTED,
     ROLLBACK,
     ROLLBACK_FAILED,
     ROLLED_BACK,
+    SKIPPED,
+    UNFINISHED,
     FailedCheck,
     Halt,
     Interrupted,
+    NotRun,
     RollbackDecision,
     RollbackOnly,
     RollbackPolicy,
@@ -155,10 +164,20 @@ def summary(**fields: object) -> RunSummary:
     return RunSummary(**values)  # type: ignore[arg-type]
 
 
+INTERRUPT_HALT = Halt("release halted: run interrupted", "", "", "interrupted")
+TYPO = ("features/release.feature:13: no step definition for 'Then the fake chek \"x\" passes' in scenario"
+        " 'preflight checks pass'")
+TYPO_WHY = f"collection error: {TYPO}"
+PREVIOUS_NOT_RUN = NotRun("previous version serving", "post-rollback", UNFINISHED)
+SUBSET = {**RAN, "smoke": StageCounts(deselected=1), "load": StageCounts(deselected=1)}
+DESELECTED_TWO = (NotRun("smoke checks pass", "smoke", DESELECTED), NotRun("load test", "load", DESELECTED))
+
 VERDICT_CASES: list[tuple[RunSummary, tuple[str, str, int]]] = [
-    # 0 PROMOTED: every stage ran and no critical check failed (non-critical failures, pending manual items)
+    # 0 PROMOTED: every release scenario ran (a deploy among them) and no critical check failed
     (summary(), (PROMOTED, "every stage ran and no critical check failed", 0)),
     (summary(failures=(failed("load", critical=False),), pending_manual=("Team notified",), pytest_status=1),
+     (PROMOTED, "every stage ran and no critical check failed", 0)),
+    (summary(not_run=(NotRun("previous version serving", "post-rollback", SKIPPED, "no rollback happened"),)),
      (PROMOTED, "every stage ran and no critical check failed", 0)),
     # 0 DRY RUN: the plan is valid and the read-only checks passed
     (summary(dry_run=True),
@@ -166,6 +185,8 @@ VERDICT_CASES: list[tuple[RunSummary, tuple[str, str, int]]] = [
     (summary(dry_run=True, decision=RollbackDecision(NONE, "dry run: nothing was changed"), halt=CRITICAL_HALT,
              failures=(failed(),), pytest_status=1), (BLOCKED, "dry run: 1 read-only check(s) failed", 1)),
     (summary(dry_run=True, pytest_status=2, interrupted=True), (BLOCKED, "dry run: 0 read-only check(s) failed", 1)),
+    (summary(dry_run=True, stages={}, collection_errors=(TYPO,), pytest_status=1),  # under -n 2
+     (BLOCKED, f"dry run: {TYPO_WHY}", 2)),
     # 1 BLOCKED: halted before anything changed
     (summary(failures=(failed("preflight"),), halt=CRITICAL_HALT, pytest_status=1,
              decision=RollbackDecision(NONE, "critical failure in preflight; nothing to roll back: no stage had"
@@ -180,18 +201,41 @@ VERDICT_CASES: list[tuple[RunSummary, tuple[str, str, int]]] = [
     (summary(failures=(failed(),), halt=CRITICAL_HALT, pytest_status=1,
              decision=RollbackDecision(HALT, "critical failure in deploy; rollback disabled by --no-rollback")),
      (BLOCKED, "critical failure in deploy; rollback disabled by --no-rollback; nothing was changed", 1)),
+    # a critical migration that failed before it changed anything (the plan is empty): no rollback, BLOCKED
+    (summary(failures=(failed("migrate"),), halt=CRITICAL_HALT, pytest_status=1,
+             decision=decide_rollback(failed("migrate"), RollbackPolicy(), has_changes=False)),
+     (BLOCKED, "critical failure in migrate; nothing to roll back: no stage had changed anything; nothing was"
+               " changed", 1)),
+    (summary(halt=INTERRUPT_HALT, interrupted=True, pytest_status=2,
+             decision=decide_rollback(Interrupted(), RollbackPolicy(), has_changes=False)),
+     (BLOCKED, "run interrupted; nothing to roll back: no stage had changed anything; nothing was changed", 1)),
     (summary(stages=NOTHING_RAN), (BLOCKED, "no release scenario ran", 1)),
     (summary(stages={}), (BLOCKED, "no release scenario ran", 1)),
-    # 1 ROLLED BACK: a critical check failed, the rollback ran, the post-rollback checks passed
+    # the outcome is unknown and nothing was changed: a collection error (under -n 2 pytest says 1, or 0 with
+    # another feature's scenarios passing), an internal error, a worker crash, a scenario that never finished
+    (summary(stages={}, collection_errors=(TYPO,), pytest_status=1), (BLOCKED, f"{TYPO_WHY}; nothing was changed", 2)),
+    (summary(collection_errors=(TYPO,), pytest_status=1), (BLOCKED, f"{TYPO_WHY}; nothing was changed", 2)),
+    (summary(collection_errors=(TYPO,), pytest_status=2), (BLOCKED, f"{TYPO_WHY}; nothing was changed", 2)),
+    (summary(internal_errors=("RuntimeError: boom",)), (BLOCKED, "internal error: RuntimeError: boom; nothing was"
+                                                                 " changed", 3)),
+    (summary(failures=(failed("load", critical=False, crashed=True),), pytest_status=1),
+     (BLOCKED, "worker crashed during load; nothing was changed", 1)),
+    (summary(teardown_errors=("smoke: OSError: prober still running",), pytest_status=1),
+     (BLOCKED, "teardown error in smoke: OSError: prober still running; nothing was changed", 1)),
+    (summary(not_run=(NotRun("load test", "load", UNFINISHED),)),
+     (BLOCKED, "1 release scenario(s) never finished: load test; nothing was changed", 1)),
+    # 1 ROLLED BACK: a critical check failed, the rollback ran, every post-rollback check ran and passed
     (summary(failures=(failed(),), halt=CRITICAL_HALT, decision=ROLL_BACK_DEPLOY, rollback=ROLLED, changed=True,
              post_rollback_passed=("previous version serving",), pytest_status=1),
      (ROLLED_BACK, "critical failure in deploy", 1)),
-    (summary(halt=Halt("release halted: run interrupted", "", "", "interrupted"), rollback=ROLLED, changed=True,
+    (summary(halt=INTERRUPT_HALT, rollback=ROLLED, changed=True, post_rollback_passed=("previous version serving",),
              decision=RollbackDecision(ROLLBACK, "run interrupted"), interrupted=True, pytest_status=2),
      (ROLLED_BACK, "run interrupted", 1)),
     (summary(rollback_only=True, rollback=ALREADY_ROLLED, decision=RollbackDecision(ROLLBACK, "--rollback-only"),
-             changed=True, stages={}), (ROLLED_BACK, "--rollback-only", 1)),
-    (summary(rollback=ROLLED, changed=True), (ROLLED_BACK, "rolled back", 1)),
+             changed=True, stages={}, post_rollback_passed=("previous version serving",)),
+     (ROLLED_BACK, "--rollback-only", 1)),
+    (summary(rollback=ROLLED, changed=True, post_rollback_passed=("previous version serving",)),
+     (ROLLED_BACK, "rolled back", 1)),
     # 10 HALTED: stopped with changes in place, a person decides
     (summary(failures=(failed(outcome="INCONCLUSIVE"),), halt=CRITICAL_HALT, changed=True, pytest_status=1,
              decision=RollbackDecision(HALT, "inconclusive critical check in deploy: needs a person")),
@@ -202,11 +246,38 @@ VERDICT_CASES: list[tuple[RunSummary, tuple[str, str, int]]] = [
     (summary(failures=(failed(),), halt=CRITICAL_HALT, changed=True, pytest_status=1,
              decision=RollbackDecision(HALT, "critical failure in deploy; rollback.enabled is false")),
      (HALTED, "critical failure in deploy; rollback.enabled is false", 10)),
-    (summary(halt=Halt("release halted: run interrupted", "", "", "interrupted"), changed=True, interrupted=True,
+    (summary(halt=INTERRUPT_HALT, changed=True, interrupted=True,
              decision=RollbackDecision(HALT, "run interrupted; rollback disabled"), pytest_status=2),
      (HALTED, "run interrupted; rollback disabled", 10)),
     (summary(halt=CRITICAL_HALT, changed=True, pytest_status=1),
      (HALTED, "release halted: critical failure in deploy", 10)),
+    # ... a rollback that no post-rollback check verified: after SIGTERM the rollback runs when the session
+    # ends and the post-rollback scenario never runs; none selected; inconclusive; its worker crashed
+    (summary(halt=INTERRUPT_HALT, rollback=ROLLED, changed=True, not_run=(PREVIOUS_NOT_RUN,),
+             decision=RollbackDecision(ROLLBACK, "run interrupted"), interrupted=True, pytest_status=2),
+     (HALTED, "run interrupted; the rollback ran, but 1 post-rollback check(s) did not pass: previous version"
+              " serving (never finished); whether the previous state is back is unknown", 10)),
+    (summary(failures=(failed(),), halt=CRITICAL_HALT, decision=ROLL_BACK_DEPLOY, rollback=ROLLED, changed=True,
+             pytest_status=1),
+     (HALTED, "critical failure in deploy; the rollback ran, but no @post-rollback check verified it; whether the"
+              " previous state is back is unknown", 10)),
+    (summary(rollback_only=True, rollback=ALREADY_ROLLED, decision=RollbackDecision(ROLLBACK, "--rollback-only"),
+             changed=True, stages={}),
+     (HALTED, "--rollback-only; the rollback ran, but no @post-rollback check verified it; whether the previous"
+              " state is back is unknown", 10)),
+    (summary(failures=(failed(), failed("previous version serving", post_rollback=True, outcome="INCONCLUSIVE"),
+                       failed("schema back", post_rollback=True, crashed=True)),
+             halt=CRITICAL_HALT, decision=ROLL_BACK_DEPLOY, rollback=ROLLED, changed=True, pytest_status=1),
+     (HALTED, "critical failure in deploy; the rollback ran, but 2 post-rollback check(s) did not pass: previous"
+              " version serving (inconclusive), schema back (worker crashed); whether the previous state is back is"
+              " unknown", 10)),
+    # ... the outcome is unknown with changes in place
+    (summary(failures=(failed("load", critical=False, crashed=True),), changed=True, pytest_status=1),
+     (HALTED, "worker crashed during load; changes are in place", 10)),
+    (summary(not_run=(NotRun("load test", "load", UNFINISHED),), changed=True),
+     (HALTED, "1 release scenario(s) never finished: load test; changes are in place", 10)),
+    (summary(collection_errors=(TYPO,), changed=True, pytest_status=1),
+     (HALTED, f"{TYPO_WHY}; changes are in place", 2)),
     # 11 ROLLBACK FAILED: a rollback action or a post-rollback check failed
     (summary(failures=(failed(),), halt=CRITICAL_HALT, decision=ROLL_BACK_DEPLOY, rollback=ROLLBACK_ACTION_FAILED,
              changed=True, pytest_status=1), (ROLLBACK_FAILED, "1 rollback action(s) failed", 11)),
@@ -215,13 +286,34 @@ VERDICT_CASES: list[tuple[RunSummary, tuple[str, str, int]]] = [
      (ROLLBACK_FAILED, "1 post-rollback check(s) failed after the rollback", 11)),
     (summary(rollback_only=True, rollback=ROLLBACK_ACTION_FAILED, stages={}, changed=True, pytest_status=0),
      (ROLLBACK_FAILED, "1 rollback action(s) failed", 11)),
+    # 12 PASSED: what ran passed, but it was not the whole release (-k, -m, node ids, skips, no deploy stage)
+    (summary(stages=SUBSET, not_run=DESELECTED_TWO, changed=True),
+     (f"{PASSED} (partial: 2 of 4 scenarios)", "2 release scenario(s) did not run: smoke checks pass (deselected),"
+      " load test (deselected); the changes it made are in place", 12)),
+    (summary(stages={**RAN, "load": StageCounts(collected=1, skipped=1)},
+             not_run=(NotRun("load test", "load", SKIPPED, "unconditional skip"),)),
+     (f"{PASSED} (partial: 2 of 3 scenarios)", "1 release scenario(s) did not run: load test (skipped:"
+      " unconditional skip)", 12)),
+    (summary(stages={"preflight": StageCounts(collected=1, ran=1, passed=1)}),
+     (f"{PASSED} (no deploy)", "no @deploy scenario ran: the release was not deployed", 12)),
+    (summary(stages={"migrate": StageCounts(collected=1, ran=1, passed=1)}, changed=True),
+     (f"{PASSED} (no deploy)", "no @deploy scenario ran: the release was not deployed; the changes it made are in"
+      " place", 12)),
+    (summary(stages={"preflight": StageCounts(collected=1, ran=1, passed=1), "deploy": StageCounts(deselected=1)},
+             not_run=(NotRun("deploy", "deploy", DESELECTED),)),
+     (f"{PASSED} (partial: 1 of 2 scenarios)", "1 release scenario(s) did not run: deploy (deselected); no @deploy"
+      " scenario ran: the release was not deployed", 12)),
     # 2, 3, 4, 5: pytest's own exit status is kept; the decision is BLOCKED
-    (summary(pytest_status=2), (BLOCKED, "pytest ended with exit status 2", 2)),
-    (summary(pytest_status=3), (BLOCKED, "pytest ended with exit status 3", 3)),
-    (summary(pytest_status=4, stages={}), (BLOCKED, "pytest ended with exit status 4", 4)),
-    (summary(pytest_status=5, stages={}), (BLOCKED, "pytest ended with exit status 5", 5)),
-    (summary(pytest_status=2, halt=CRITICAL_HALT, decision=ROLL_BACK_DEPLOY, rollback=ROLLED, changed=True),
-     (ROLLED_BACK, "critical failure in deploy", 2)),
+    (summary(pytest_status=2), (BLOCKED, "pytest ended with exit status 2; nothing was changed", 1)),
+    (summary(pytest_status=3), (BLOCKED, "pytest ended with exit status 3; nothing was changed", 3)),
+    (summary(pytest_status=4, stages={}), (BLOCKED, "pytest ended with exit status 4; nothing was changed", 4)),
+    (summary(pytest_status=5, stages={}), (BLOCKED, "pytest ended with exit status 5; nothing was changed", 5)),
+    # a run pytest stopped itself (-x under -n 2 ends with 2, without -n with 1) exits with its decision's code
+    (summary(pytest_status=2, not_run=(NotRun("load test", "load", UNFINISHED),)),
+     (BLOCKED, "1 release scenario(s) never finished: load test; nothing was changed", 1)),
+    (summary(pytest_status=2, halt=CRITICAL_HALT, decision=ROLL_BACK_DEPLOY, rollback=ROLLED, changed=True,
+             post_rollback_passed=("previous version serving",)),
+     (ROLLED_BACK, "critical failure in deploy", 1)),
     (summary(pytest_status=3, halt=CRITICAL_HALT, changed=True), (HALTED, "release halted: critical failure in deploy",
                                                                   3)),
 ]
@@ -231,7 +323,8 @@ VERDICT_CASES: list[tuple[RunSummary, tuple[str, str, int]]] = [
                          ids=lambda value: repr(value) if isinstance(value, tuple) else "")
 def test_verdict(run: RunSummary, expected: tuple[str, str, int]) -> None:
     decided = verdict(run)
-    assert (decided.decision, decided.why, decided.exit_code) == expected
+    assert (decided.label, decided.why, decided.exit_code) == expected
+    assert decided.decision in EXIT_CODES and (decided.qualifier != "") == (decided.decision == PASSED)
 
 
 def test_summary_counts_release_scenarios_apart_from_post_rollback_checks() -> None:
@@ -245,8 +338,16 @@ def test_every_row_of_the_readme_exit_code_table_has_a_verdict_case() -> None:
     readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
     table = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| ([\d, ]+) \| \(?([A-Z][A-Z ]+)\)? \|", table, re.M)
-    assert len(rows) >= 7, table
-    covered = {(decision, code) for _, (decision, _, code) in VERDICT_CASES}
+    assert len(rows) >= 8, table
+    covered = {(label.split(" (")[0], code) for _, (label, _, code) in VERDICT_CASES}
     for codes, decision in rows:
         for code in (int(c) for c in codes.split(",")):
             assert (decision, code) in covered, f"README row {code} {decision} has no case in VERDICT_CASES"
+
+
+def test_every_decision_has_a_row_in_the_readme_exit_code_table() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    table = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    rows = {(decision, int(code)) for codes, decision in re.findall(r"^\| ([\d, ]+) \| ([A-Z][A-Z ]+) \|", table, re.M)
+            for code in codes.split(",")}
+    assert {(decision, code) for decision, code in EXIT_CODES.items()} <= rows, table
