@@ -333,10 +333,10 @@ def _decision(summary: RunSummary) -> tuple[str, str, str]:
         return (*_after_rollback(summary, rollback), "")
     if summary.dry_run:
         failures = summary.release_failures
-        if failures or summary.pytest_status not in (0, TESTS_FAILED):
-            return BLOCKED, f"dry run: {len(failures)} read-only check(s) failed", ""
         if unknown := _unknowns(summary):
             return BLOCKED, f"dry run: {unknown}", ""
+        if failures or summary.pytest_status not in (0, TESTS_FAILED):
+            return BLOCKED, f"dry run: {len(failures)} read-only check(s) failed", ""
         return DRY_RUN, "the plan is valid and every read-only check passed; nothing was changed", ""
     if summary.halt is not None or summary.decision is not None:
         reason = summary.decision.reason if summary.decision else (summary.halt.reason if summary.halt else "")

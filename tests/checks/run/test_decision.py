@@ -184,7 +184,8 @@ VERDICT_CASES: list[tuple[RunSummary, tuple[str, str, int]]] = [
      (DRY_RUN, "the plan is valid and every read-only check passed; nothing was changed", 0)),
     (summary(dry_run=True, decision=RollbackDecision(NONE, "dry run: nothing was changed"), halt=CRITICAL_HALT,
              failures=(failed(),), pytest_status=1), (BLOCKED, "dry run: 1 read-only check(s) failed", 1)),
-    (summary(dry_run=True, pytest_status=2, interrupted=True), (BLOCKED, "dry run: 0 read-only check(s) failed", 1)),
+    (summary(dry_run=True, pytest_status=2, interrupted=True),
+     (BLOCKED, "dry run: pytest ended with exit status 2", 1)),
     (summary(dry_run=True, stages={}, collection_errors=(TYPO,), pytest_status=1),  # under -n 2
      (BLOCKED, f"dry run: {TYPO_WHY}", 2)),
     # 1 BLOCKED: halted before anything changed
