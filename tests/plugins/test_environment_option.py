@@ -37,7 +37,7 @@ def test_unknown_environment_is_a_usage_error(rg_project: Callable[..., pytest.P
     result = pytester.runpytest_subprocess("features/x.feature", "--env", "prod")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["ERROR: unknown environment 'prod': no runbooks/prod.yaml; available environments: local"]
+        ["ERROR: unknown environment 'prod' (from --env): no runbooks/prod.yaml; available environments: local"]
     )
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
 
