@@ -16,7 +16,7 @@
 
 Every message says what is wrong and what to do; none carries a secret (callers pass values
 through ``checks.secrets.redact`` before they build one). A ``ConfigError`` is always one line: a
-line break that reaches its message (from a value the user typed) is shown escaped.
+line break or control character that reaches its message (from a value the user typed) is shown escaped.
 """
 
 from __future__ import annotations
@@ -92,8 +92,8 @@ class CheckError(ReleaseGateError):
 
 
 def one_line(text: str) -> str:
-    """``text`` with its line breaks escaped, so that a message stays one line whatever it quotes."""
-    return "\\n".join(text.splitlines())
+    """``text`` with its line breaks and other control characters escaped (``\\n``, ``\\x00``): one printable line."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 def describe_error(exc: BaseException) -> str:

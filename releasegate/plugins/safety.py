@@ -84,12 +84,14 @@ def approval_from(config: pytest.Config) -> Approval | None:
 def load_confirmations(config: pytest.Config, runbook: Runbook | None) -> Confirmations:
     confirmations = Confirmations()
     file_option = config.getoption("releasegate_confirmations")
-    path = Path(file_option) if file_option else None
+    path = Path(file_option) if file_option is not None else None
     if path is None and runbook is not None and runbook.confirmations_file:
         path = Path(runbook.confirmations_file)
         if not path.is_absolute():
             path = config.rootpath / path
     try:
+        if file_option is not None and not str(file_option).strip():
+            raise ConfigError("--confirmations: empty; name a YAML file of confirmations, or drop the option")
         if path is not None:
             confirmations.load_file(path)
         for text in config.getoption("releasegate_confirm"):

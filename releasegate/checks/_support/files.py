@@ -39,7 +39,7 @@ def read_text(path: Path, what: str, *, missing_hint: str = "") -> str:
     except FileNotFoundError:
         dangling = " (a symbolic link to nothing)" if path.is_symlink() else ""
         raise UnreadableFile(f"{path}: {what} does not exist{dangling}{hint}") from None
-    except OSError as exc:  # a symlink loop, a path through a file, a name too long
+    except (OSError, ValueError) as exc:  # a symlink loop, a path through a file, a name too long, a NUL byte
         raise UnreadableFile(f"{path}: cannot read the {what}: {_reason(exc)}") from None
     if stat.S_ISDIR(info.st_mode):
         raise UnreadableFile(f"{path}: the {what} is a folder; name a file")
@@ -62,13 +62,18 @@ def read_text(path: Path, what: str, *, missing_hint: str = "") -> str:
 
 def load_yaml(text: str, path: Path) -> tuple[Any, yaml.Node | None]:
     """One YAML document: its data and its node tree (for line numbers); ``ConfigError`` on any problem."""
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)  # its reader refuses control characters at once
         node = loader.get_single_node()
         if node is None:
             return None, None
         _check_tree(node, path)
         return loader.construct_document(node), node
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise ConfigError(f"{path}:{line}: YAML syntax error: the character {exc.character!r} is not allowed;"
+                          " write it escaped in a double-quoted string") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -78,7 +83,8 @@ def load_yaml(text: str, path: Path) -> tuple[Any, yaml.Node | None]:
     except RecursionError:
         raise ConfigError(f"{path}: YAML nested too deeply (more than {MAX_DEPTH} levels)") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _check_tree(root: yaml.Node, path: Path) -> None:
@@ -133,7 +139,7 @@ def writable_file(path: Path, what: str, *, create_folder: bool = False) -> None
         info = path.stat()
     except FileNotFoundError:
         info = None
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise ConfigError(f"{what} {str(path)!r}: cannot use it: {_reason(exc)}") from None
     if info is not None:
         if stat.S_ISDIR(info.st_mode):
@@ -154,5 +160,5 @@ def writable_file(path: Path, what: str, *, create_folder: bool = False) -> None
         raise ConfigError(f"{what} {str(path)!r}: cannot write in the folder {str(folder)!r}")
 
 
-def _reason(exc: OSError) -> str:
-    return (exc.strerror or type(exc).__name__).lower()
+def _reason(exc: OSError | ValueError) -> str:
+    return str((exc.strerror if isinstance(exc, OSError) else None) or exc).lower()

@@ -73,8 +73,11 @@ _ANY_URL = TypeAdapter(AnyUrl)
 _HTTP_URL = TypeAdapter(AnyHttpUrl)
 
 
+_HOSTLESS_SCHEMES = ("local", "unix", "npipe", "chroot")  # a socket path or this machine: no host to name
+
+
 def _url_problem(value: str, adapter: TypeAdapter[Any], schemes: tuple[str, ...] | None = None) -> bool:
-    """True when ``value`` is not a URL of ``adapter`` (and of one of ``schemes``).
+    """True when ``value`` is not a URL of ``adapter`` (and of one of ``schemes``), or names no host it needs.
 
     pydantic parses URLs as browsers do, dropping tabs and line breaks: they are refused first.
     """
@@ -84,7 +87,9 @@ def _url_problem(value: str, adapter: TypeAdapter[Any], schemes: tuple[str, ...]
         url = adapter.validate_python(value)
     except ValidationError:
         return True
-    return schemes is not None and url.scheme not in schemes
+    if schemes is not None and url.scheme not in schemes:
+        return True
+    return not url.host and url.scheme not in _HOSTLESS_SCHEMES
 
 
 def http_url(example: str, *, show: bool = True) -> AfterValidator:
@@ -152,7 +157,7 @@ class Target(_Model, typed.OptionsOfKind):
     @model_validator(mode="before")
     @classmethod
     def _known_kind(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("kind") not in typed.TARGET_OPTIONS:
+        if isinstance(data, dict) and not (isinstance(data.get("kind"), str) and data["kind"] in typed.TARGET_OPTIONS):
             raise ValueError(f"unknown target kind {data.get('kind')!r} (target {data.get('name')!r});"
                              f" use one of: {', '.join(typed.TARGET_OPTIONS)}")
         return data
