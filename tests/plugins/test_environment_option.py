@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from support.release_project import Release
@@ -90,8 +89,8 @@ BAD_OPTIONS = {
     "env-file-name": (["--env", "local.yaml"], "unknown environment 'local.yaml' (from --env): no"
                       " runbooks/local.yaml.yaml; available environments: local"),
     "signoff-folder": (["--signoff", "features"], "--signoff '*/features' is a folder; name a file"),
-    "signoff-no-folder": (["--signoff", "/nonexistent/dir/x.md"], "--signoff '/nonexistent/dir/x.md': the folder"
-                          " '/nonexistent/dir' does not exist; create it first"),
+    "signoff-no-folder": (["--signoff", "ROOT/nonexistent/dir/x.md"], "--signoff 'ROOT/nonexistent/dir/x.md': the"
+                          " folder 'ROOT/nonexistent/dir' does not exist; create it first"),
     "signoff-through-a-file": (["--signoff", "features/release.feature/x.md"], "--signoff '*/release.feature/x.md':"
                                " cannot use it: not a directory"),
     "signoff-nul": (["--signoff", "x\0y"], "--signoff '*x\\x00y': cannot use it: embedded null byte"),
@@ -114,18 +113,18 @@ BAD_OPTIONS = {
 def test_a_bad_option_is_one_line_exit_4_and_nothing_runs(release: Callable[..., Release], case: str) -> None:
     project = release()
     args, expected = BAD_OPTIONS[case]
-    args = [arg.replace("MARKER", str(project.root / "marker")) for arg in args]
+    args = [arg.replace("MARKER", str(project.root / "marker")).replace("ROOT", str(project.root)) for arg in args]
     result = project.pytester.runpytest(*RUN, "--env", "local", *args) if args[0] != "--env" \
         else project.pytester.runpytest(*RUN, *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
     lines = [line for line in result.stderr.lines if line.strip()]
     assert len(lines) == 1, lines
-    assert fnmatch.fnmatchcase(lines[0], "ERROR: " + expected.replace("MARKER", str(project.root / "marker"))), \
-        lines[0]
+    expected = expected.replace("MARKER", str(project.root / "marker")).replace("ROOT", str(project.root))
+    assert fnmatch.fnmatchcase(lines[0], "ERROR: " + expected), lines[0]
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
     assert not (project.root / "marker").exists()
     assert project.state() == {} and not (project.root / "reports").exists()
-    assert not Path("/nonexistent").exists()
+    assert not (project.root / "nonexistent").exists()
 
 
 @pytest.mark.parametrize(("variable", "value", "expected"), [

@@ -45,11 +45,12 @@ def released(release: Callable[..., Release]) -> Release:
     ["--env", "../runbooks/local"],
     ["--env", ""],
     ["--signoff", "reports"],
-    ["--signoff", "/nonexistent/x.md"],
+    ["--signoff", "no-such-folder/x.md"],
     ["--approve", ""],
     ["--confirm", "no equals sign"],
     ["--confirmations", "reports"],
     ["--rollback-only", "-n", "2"],
+    ["--rollback-only", "-o", "releasegate_journal_dir=reports/elsewhere"],  # refused after Allure's configure
 ], ids=lambda args: " ".join(args) or "empty")
 def test_a_usage_error_leaves_the_previous_record_untouched(released: Release, args: list[str]) -> None:
     before = snapshot(released.root)

@@ -69,6 +69,16 @@ def check_version(value: str) -> str:
 ReleaseVersion = Annotated[str, AfterValidator(check_version)]
 """A version of the release: ``check_version``."""
 
+def _one_line(value: str) -> str:
+    if not value.strip() or value.strip() != value or not value.isprintable():
+        raise ValueError(f"expected a name on one line, without surrounding spaces or control characters,"
+                         f" got {value!r}")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_one_line)]
+"""A name that reaches the report header, the journal and the sign-off: one printable line, not empty."""
+
 _ANY_URL = TypeAdapter(AnyUrl)
 _HTTP_URL = TypeAdapter(AnyHttpUrl)
 
@@ -127,7 +137,7 @@ class Release(_Model):
 
 
 class Service(_Model):
-    name: str
+    name: Name
     base_url: HttpUrl
     health: str = "/health"
     readiness: str | None = "/ready"
@@ -149,7 +159,7 @@ class Service(_Model):
 class Target(_Model, typed.OptionsOfKind):
     OPTIONS_BY_KIND = typed.TARGET_OPTIONS
 
-    name: str
+    name: Name
     kind: str = Field(description="docker, compose, kubernetes or host")
     url: str | None = None
     options: typed.TargetOptions = Field(default=None, validate_default=True, description="see typed options")
@@ -385,7 +395,7 @@ class Notifications(_Model):
     webhook_url: Annotated[str, http_url("https://hooks.example.com/services/...", show=False)] | None = None
     timeout_s: float = Field(default=3, gt=0)
     retries: int = Field(default=2, ge=0)
-    channel: str | None = None
+    channel: Name | None = None
 
 
 # What one entry of each named section is called in messages ("no load profile named 'x' ...").
@@ -393,12 +403,12 @@ _ENTRY_KIND = {"services": "service", "targets": "target", "load": "load profile
 
 
 class Runbook(_Model):
-    name: str
+    name: Name
     description: str = ""
     path: Path | None = Field(default=None, exclude=True)
     release: Release = Field(default_factory=Release)
     require_approval: bool = False
-    operator: str | None = None
+    operator: Name | None = None
     env_files: list[str] = Field(default_factory=list)
     secrets: list[str] = Field(default_factory=list, description="extra variable names that hold secrets")
     stack: StackSection = Field(default=None, description="a stack the suite starts itself (runbook/stack.py)")

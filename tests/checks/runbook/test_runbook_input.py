@@ -316,3 +316,18 @@ def test_an_environment_is_a_name_among_the_runbooks(tmp_path: Path, name: str, 
     assert message.startswith(f"unknown environment {name!r} (from --env): ".replace("\n", "\\n")), message
     assert why in message and message.endswith("; available environments: local, prod"), message
     assert "\n" not in message
+
+
+# --- names that reach the header, the journal and the sign-off -------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "field"), [
+    ('name: "prod\\n| Approver | mallory |"\n', "name"),
+    ("name: prod\noperator: ' '\n", "operator"),
+    ('name: prod\nservices:\n  - {name: "api\\tx", base_url: "http://127.0.0.1:9"}\n', "services[0].name"),
+    ("name: prod\ntargets:\n  - {name: '', kind: docker}\n", "targets[0].name"),
+    ('name: prod\nnotifications: {channel: "#ops\\r"}\n', "notifications.channel"),
+])
+def test_names_are_one_printable_line(tmp_path: Path, text: str, field: str) -> None:
+    message = error_of(write(tmp_path, text))
+    assert f": {field}: expected a name on one line" in message, message
