@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -99,13 +100,15 @@ def load_runbook(
     return runbook
 
 
+@dataclass
 class _Context:
     """What resolving one runbook needs; ``emptied`` collects the values that resolved to nothing."""
 
-    def __init__(self, variables: Mapping[str, str], secret_names: set[str], path: Path,
-                 lines: dict[Where, int], emptied: dict[Where, str]) -> None:
-        self.variables, self.secret_names, self.path, self.lines = variables, secret_names, path, lines
-        self.emptied = emptied
+    variables: Mapping[str, str]
+    secret_names: set[str]
+    path: Path
+    lines: dict[Where, int]
+    emptied: dict[Where, str]
 
     def error(self, where: Where, text: str) -> MissingVariable:
         return MissingVariable(f"{self.path}:{_line(self.lines, where)}: {_dotted(where)} {text}")

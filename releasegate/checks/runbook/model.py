@@ -69,6 +69,7 @@ def check_version(value: str) -> str:
 ReleaseVersion = Annotated[str, AfterValidator(check_version)]
 """A version of the release: ``check_version``."""
 
+
 def _one_line(value: str) -> str:
     if not value.strip() or value.strip() != value or not value.isprintable():
         raise ValueError(f"expected a name on one line, without surrounding spaces or control characters,"
@@ -81,8 +82,6 @@ Name = Annotated[str, AfterValidator(_one_line)]
 
 _ANY_URL = TypeAdapter(AnyUrl)
 _HTTP_URL = TypeAdapter(AnyHttpUrl)
-
-
 _HOSTLESS_SCHEMES = ("local", "unix", "npipe", "chroot")  # a socket path or this machine: no host to name
 
 
