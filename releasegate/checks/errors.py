@@ -7,13 +7,16 @@
      |    +-- RunbookSchemaError
      |    +-- MissingVariable
      |    +-- NotInRunbook       a name the runbook does not define (also a KeyError)
+     |    +-- UnreadableFile     a runbook, confirmations or dotenv file that cannot be read as UTF-8 text
+     |    +-- InvalidOption      a command-line option or its environment variable (--release, --env, ...)
      +-- TargetError            a target could not be driven
      |    +-- UnknownTarget
      |    +-- TargetUnreachable
      +-- CheckError             a check could not run at all (not the same as a failed check)
 
 Every message says what is wrong and what to do; none carries a secret (callers pass values
-through ``checks.secrets.redact`` before they build one).
+through ``checks.secrets.redact`` before they build one). A ``ConfigError`` is always one line: a
+line break or control character that reaches its message (from a value the user typed) is shown escaped.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ class ReleaseGateError(Exception):
 
 class ConfigError(ReleaseGateError):
     """The runbook, an option or an environment variable is wrong."""
+
+    def __str__(self) -> str:
+        return one_line(super().__str__())
 
 
 class UnknownEnvironment(ConfigError):
@@ -45,6 +51,14 @@ class MissingVariable(ConfigError):
     pass
 
 
+class UnreadableFile(ConfigError):
+    pass
+
+
+class InvalidOption(ConfigError):
+    pass
+
+
 class NotInRunbook(ConfigError, KeyError):
     """No ``kind`` named ``name`` in runbook ``runbook``; ``known`` lists the names it has, in its order."""
 
@@ -58,7 +72,7 @@ class NotInRunbook(ConfigError, KeyError):
         return ", ".join(self.known) or "none"
 
     def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0])
+        return one_line(str(self.args[0]))
 
 
 class TargetError(ReleaseGateError):
@@ -75,6 +89,11 @@ class TargetUnreachable(TargetError):
 
 class CheckError(ReleaseGateError):
     pass
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks and other control characters escaped (``\\n``, ``\\x00``): one printable line."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 def describe_error(exc: BaseException) -> str:

@@ -1,7 +1,11 @@
 """--env NAME selects runbooks/NAME.yaml; --release VERSION sets the version being released.
 
 The environment name is resolved from the option, then RELEASEGATE_ENV, then the ini value
-``releasegate_env``; the report header shows which one decided.
+``releasegate_env``; the report header shows which one decided. The first of them that is set
+decides: an empty ``--env ""`` or ``RELEASEGATE_ENV=`` is an error, never a fall-through to the
+next one. Both options are checked here, before any other plugin acts on them: the environment is
+the name of a runbook in runbooks/ (never a path), the version is PEP 440 or SemVer
+(``runbook.model.check_version``).
 """
 
 from __future__ import annotations
@@ -12,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from releasegate.checks.errors import ConfigError
+from releasegate.checks.errors import ConfigError, InvalidOption
 from releasegate.checks.runbook.loader import load_runbook, runbook_path
-from releasegate.checks.runbook.model import Runbook
+from releasegate.checks.runbook.model import Runbook, check_version
 
 
 @dataclass(frozen=True)
@@ -56,19 +60,31 @@ def select_environment(config: pytest.Config) -> Selection | None:
     candidates = [
         (config.getoption("env"), "--env"),
         (os.environ.get("RELEASEGATE_ENV"), "RELEASEGATE_ENV"),
-        (config.getini("releasegate_env"), "ini releasegate_env"),
+        (config.getini("releasegate_env") or None, "ini releasegate_env"),  # "" is the ini's default: not set
     ]
     for name, source in candidates:
-        if name:
-            return Selection(str(name), source, runbook_path(runbook_dir, str(name)))
+        if name is not None:
+            return Selection(str(name), source, runbook_path(runbook_dir, str(name), source))
     return None
+
+
+def release_option(config: pytest.Config) -> str | None:
+    """``--release`` when given, checked: ``--release ""`` is an error, not the runbook's version."""
+    value = config.getoption("release")
+    if value is None:
+        return None
+    try:
+        return check_version(str(value))
+    except ValueError as exc:
+        raise InvalidOption(f"--release: {exc}") from None
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     try:
+        release = release_option(config)
         selection = select_environment(config)
-        runbook = load_runbook(selection.path, release=config.getoption("release")) if selection is not None else None
+        runbook = load_runbook(selection.path, release=release) if selection is not None else None
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SELECTION_KEY] = selection

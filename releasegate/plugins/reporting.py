@@ -3,14 +3,24 @@
 When feature files are run, Allure results go to reports/allure-results (cleaned first) and
 JUnit XML to reports/junit.xml unless the command line says otherwise. The Allure folder gets
 environment.properties, executor.json (from CI variables) and categories.json.
+
+The previous run's record survives a run that never starts: the Allure folder is cleaned (by
+this plugin, not by allure-pytest-bdd at configure time) only once the run is known to start,
+that is when the options and the runbook were valid and the collection had no error; JUnit XML
+is written beside reports/junit.xml and moved over it only then. A run stopped by a usage error
+or a collection error leaves reports/allure-results and reports/junit.xml as they were.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+from collections.abc import Generator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,6 +48,21 @@ CATEGORIES = [
 ]
 
 
+@dataclass
+class Record:
+    """The files of this run's record, and whether the run has started."""
+
+    allure_dir: Path | None
+    clean_allure: bool
+    junit: Path | None  # reports/junit.xml, written as ``junit_partial`` until the run has started
+    junit_partial: Path | None
+    collection_errors: int = 0
+    started: bool = False
+
+
+RECORD_KEY = pytest.StashKey[Record]()
+
+
 def runs_features(config: pytest.Config) -> bool:
     for arg in config.args:
         path = Path(arg.split("::")[0])
@@ -52,22 +77,77 @@ def pytest_configure(config: pytest.Config) -> None:
     if not runs_features(config) or inspecting:  # --collect-only must not wipe the last run's record
         return
     reports = config.rootpath / "reports"
-    if getattr(config.option, "allure_report_dir", None) is None and hasattr(config.option, "allure_report_dir"):
-        # xdist workers re-parse the command line, so each one sets the same default; only the
-        # controller cleans the folder, before the workers start
-        config.option.allure_report_dir = str(reports / "allure-results")
-        config.option.clean_alluredir = not hasattr(config, "workerinput")
+    clean = False
+    if hasattr(config.option, "allure_report_dir"):
+        if config.option.allure_report_dir is None:
+            # xdist workers re-parse the command line, so each one sets the same default
+            config.option.allure_report_dir = str(reports / "allure-results")
+            clean = True
+        else:
+            clean = bool(getattr(config.option, "clean_alluredir", False))
+        config.option.clean_alluredir = False  # allure would clean it now, before we know the run starts
     if hasattr(config, "workerinput"):
         return
+    allure_dir = Path(config.option.allure_report_dir) if getattr(config.option, "allure_report_dir", None) else None
+    junit = partial = None
     if not getattr(config.option, "xmlpath", None):
-        config.option.xmlpath = str(reports / "junit.xml")
-    for output in (config.option.xmlpath, getattr(config.option, "allure_report_dir", None)):
+        junit, partial = reports / "junit.xml", reports / ".junit.xml.partial"
+        config.option.xmlpath = str(partial)
+    record = Record(allure_dir, clean, junit, partial)
+    config.stash[RECORD_KEY] = record
+    config.pluginmanager.register(RecordKeeper(config, record), "releasegate-record")
+    for output in (junit or Path(config.option.xmlpath), allure_dir):
         if output:
-            register_output(config, Path(output))
+            register_output(config, output)
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    config = session.config
+class RecordKeeper:
+    """On the controller: starts the record once the collection is clean, settles it at the end."""
+
+    def __init__(self, config: pytest.Config, record: Record) -> None:
+        self.config = config
+        self.record = record
+
+    def start(self) -> None:
+        """The run starts: clean the Allure folder of the previous run, before any scenario writes to it."""
+        record = self.record
+        if record.started or (record.collection_errors and not self.config.option.continue_on_collection_errors):
+            return
+        record.started = True
+        if record.allure_dir is not None and record.clean_allure:
+            shutil.rmtree(record.allure_dir, ignore_errors=True)
+            record.allure_dir.mkdir(parents=True, exist_ok=True)  # allure-pytest-bdd writes into it, never makes it
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:  # under xdist the workers' collection errors are fired here too
+            self.record.collection_errors += 1
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.start()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        # the controller does not collect; a worker's errors arrive before its collection, tests only after all
+        self.start()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
+        record = self.record
+        if not record.started:
+            # nothing of this run may land in the previous run's folder (Allure's writers, the sign-off's)
+            self.config.option.allure_report_dir = None
+        write_allure_metadata(self.config)
+        try:
+            return (yield)
+        finally:  # after pytest's junitxml wrote the partial file
+            if record.junit is not None and record.junit_partial is not None:
+                if record.started and record.junit_partial.exists():
+                    os.replace(record.junit_partial, record.junit)
+                else:
+                    record.junit_partial.unlink(missing_ok=True)
+
+
+def write_allure_metadata(config: pytest.Config) -> None:
     directory = getattr(config.option, "allure_report_dir", None)
     if hasattr(config, "workerinput") or not directory:
         return

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from releasegate.checks.errors import ConfigError
-from releasegate.checks.run.confirmations import Confirmation, Confirmations
+from releasegate.checks.run.confirmations import Confirmation, Confirmations, person_text
 from releasegate.checks.runbook.model import Runbook
 from releasegate.plugins.environment import RUNBOOK_KEY
 from releasegate.plugins.evidence import EVIDENCE_PROPERTY
@@ -73,22 +73,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def approval_from(config: pytest.Config) -> Approval | None:
+    """``--approve NAME`` (``--approve ""`` is an error), else a non-empty ``RELEASEGATE_APPROVED_BY``."""
     name = config.getoption("releasegate_approve")
-    if name:
-        return Approval(str(name), "--approve")
-    from_env = os.environ.get(APPROVAL_ENV, "").strip()
-    return Approval(from_env, APPROVAL_ENV) if from_env else None
+    if name is not None:
+        return Approval(person_text(str(name), "--approve"), "--approve")
+    from_env = os.environ.get(APPROVAL_ENV, "")
+    return Approval(person_text(from_env, APPROVAL_ENV), APPROVAL_ENV) if from_env.strip() else None
 
 
 def load_confirmations(config: pytest.Config, runbook: Runbook | None) -> Confirmations:
     confirmations = Confirmations()
     file_option = config.getoption("releasegate_confirmations")
-    path = Path(file_option) if file_option else None
+    path = Path(file_option) if file_option is not None else None
     if path is None and runbook is not None and runbook.confirmations_file:
         path = Path(runbook.confirmations_file)
         if not path.is_absolute():
             path = config.rootpath / path
     try:
+        if file_option is not None and not str(file_option).strip():
+            raise ConfigError("--confirmations: empty; name a YAML file of confirmations, or drop the option")
         if path is not None:
             confirmations.load_file(path)
         for text in config.getoption("releasegate_confirm"):
@@ -100,8 +103,12 @@ def load_confirmations(config: pytest.Config, runbook: Runbook | None) -> Confir
 
 def pytest_configure(config: pytest.Config) -> None:
     runbook = config.stash.get(RUNBOOK_KEY, None)
+    try:
+        approval = approval_from(config)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
     state = SafetyState(
-        approval=approval_from(config),
+        approval=approval,
         require_approval=bool(runbook and runbook.require_approval),
         confirmations=load_confirmations(config, runbook),
     )

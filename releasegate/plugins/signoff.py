@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 
 from releasegate.checks import secrets
+from releasegate.checks._support.files import writable_file
+from releasegate.checks.errors import ConfigError
 from releasegate.checks.run.decision import EXIT_CODES, RunSummary, Verdict, verdict
 from releasegate.plugins.environment import RUNBOOK_KEY, SELECTION_KEY
 from releasegate.plugins.journal import JOURNAL_KEY
@@ -30,16 +32,30 @@ from releasegate.plugins.summary import SUMMARY_KEY
 
 STARTED_KEY = pytest.StashKey[float]()
 VERDICT_KEY = pytest.StashKey[Verdict]()
+DEFAULT_SIGNOFF = "reports/signoff.md"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.getgroup("releasegate").addoption(
-        "--signoff", dest="releasegate_signoff", metavar="FILE", default="reports/signoff.md",
+        "--signoff", dest="releasegate_signoff", metavar="FILE", default=DEFAULT_SIGNOFF,
         help="where a release run writes its sign-off (default reports/signoff.md, relative to the rootdir)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[STARTED_KEY] = time.time()
+    if not hasattr(config, "workerinput"):
+        check_signoff_option(config)
+
+
+def check_signoff_option(config: pytest.Config) -> None:
+    """Before anything runs: ``--signoff`` names a file that can be written (the default's reports/ may be made)."""
+    value = str(config.getoption("releasegate_signoff"))
+    try:
+        if not value.strip():
+            raise ConfigError(f"--signoff {value!r}: empty; name the sign-off file, such as {DEFAULT_SIGNOFF}")
+        writable_file(signoff_path(config), "--signoff", create_folder=value == DEFAULT_SIGNOFF)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def signoff_path(config: pytest.Config) -> Path:

@@ -8,10 +8,26 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Annotated, Any, Literal, overload
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from packaging.version import InvalidVersion
+from packaging.version import Version as Pep440Version
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    AnyUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from testinfra.backend import BACKENDS as TESTINFRA_BACKENDS
 
+from releasegate.checks import secrets
 from releasegate.checks._support import shell
 from releasegate.checks.errors import (
     NotInRunbook,
@@ -19,24 +35,115 @@ from releasegate.checks.errors import (
 from releasegate.checks.runbook import options as typed
 from releasegate.checks.runbook.stack import StackSection
 
+VERSION_MAX_LENGTH = 128  # a Docker tag's limit: versions become image tags
+VERSION_FORMS = "a version such as 1.4.0 or 2.0.0rc1 (PEP 440) or 1.1.0-errors (SemVer 2.0.0)"
+
+# The regular expression semver.org gives for SemVer 2.0.0 (with [0-9] for \d, which would take any Unicode digit).
+_SEMVER = re.compile(
+    r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
+    r"(?:-((?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?"
+)
+
+
+def check_version(value: str) -> str:
+    """``value`` unchanged when it is a release version: PEP 440 or SemVer 2.0.0, at most 128 characters.
+
+    Either grammar allows only letters, digits and ``. - _ + !``: no whitespace, no shell characters.
+    The text is kept as written (``1.1.0-errors`` is an image tag; PEP 440 would normalize it).
+    """
+    if not value:
+        raise ValueError(f"empty; expected {VERSION_FORMS}")
+    if len(value) > VERSION_MAX_LENGTH:
+        raise ValueError(f"expected {VERSION_FORMS} of at most {VERSION_MAX_LENGTH} characters, got {len(value)}")
+    if _SEMVER.fullmatch(value):
+        return value
+    try:
+        if value.strip() == value:  # packaging.version ignores surrounding whitespace
+            Pep440Version(value)
+            return value
+    except InvalidVersion:
+        pass
+    raise ValueError(f"expected {VERSION_FORMS}, without spaces or shell characters, got {value!r}")
+
+
+ReleaseVersion = Annotated[str, AfterValidator(check_version)]
+"""A version of the release: ``check_version``."""
+
+
+def _one_line(value: str) -> str:
+    if not value.strip() or value.strip() != value or not value.isprintable():
+        raise ValueError(f"expected a name on one line, without surrounding spaces or control characters,"
+                         f" got {value!r}")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_one_line)]
+"""A name that reaches the report header, the journal and the sign-off: one printable line, not empty."""
+
+_ANY_URL = TypeAdapter(AnyUrl)
+_HTTP_URL = TypeAdapter(AnyHttpUrl)
+_HOSTLESS_SCHEMES = ("local", "unix", "npipe", "chroot")  # a socket path or this machine: no host to name
+
+
+def _url_problem(value: str, adapter: TypeAdapter[Any], schemes: tuple[str, ...] | None = None) -> bool:
+    """True when ``value`` is not a URL of ``adapter`` (and of one of ``schemes``), or names no host it needs.
+
+    pydantic parses URLs as browsers do, dropping tabs and line breaks: they are refused first.
+    """
+    if any(c.isspace() or not c.isprintable() for c in value):
+        return True
+    try:
+        url = adapter.validate_python(value)
+    except ValidationError:
+        return True
+    if schemes is not None and url.scheme not in schemes:
+        return True
+    return not url.host and url.scheme not in _HOSTLESS_SCHEMES
+
+
+def http_url(example: str, *, show: bool = True) -> AfterValidator:
+    """A validator for an http(s) URL with a host; ``show=False`` keeps the value (a token?) out of the message."""
+
+    def check(value: str) -> str:
+        if _url_problem(value, _HTTP_URL):
+            got = f"got {secrets.redact(repr(value))}" if show else "got a value that is not one (not shown)"
+            raise ValueError(f"expected an http(s) URL such as {example}, {got}")
+        return value
+
+    return AfterValidator(check)
+
+
+HttpUrl = Annotated[str, http_url("http://127.0.0.1:8080")]
+"""An http(s) URL with a host, kept as written (a ``str``: callers append paths to it)."""
+
+# What a target's url may be, by kind: a Docker engine address, an API server, a testinfra host spec.
+_DOCKER_SCHEMES = ("unix", "tcp", "ssh", "http", "https", "npipe")
+TARGET_URLS: dict[str, tuple[tuple[str, ...], str]] = {
+    "docker": (_DOCKER_SCHEMES, "unix:///var/run/docker.sock, tcp://host:2376 or ssh://user@host"),
+    "compose": (_DOCKER_SCHEMES, "unix:///var/run/docker.sock, tcp://host:2376 or ssh://user@host"),
+    "kubernetes": (("http", "https"), "https://kubernetes.example.com:6443"),
+    "host": (tuple(TESTINFRA_BACKENDS), "local://, ssh://user@host or docker://container (a testinfra spec)"),
+}
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
 
 
 class Release(_Model):
-    version: str | None = None
-    previous_version: str | None = None
+    version: ReleaseVersion | None = None
+    previous_version: ReleaseVersion | None = None
 
 
 class Service(_Model):
-    name: str
-    base_url: str
+    name: Name
+    base_url: HttpUrl
     health: str = "/health"
     readiness: str | None = "/ready"
     version_endpoint: str | None = "/version"
     version_field: str = "version"
-    expected_version: str | None = None
+    expected_version: ReleaseVersion | None = None
     image: str | None = None
     port: int = Field(default=8000, ge=1, le=65535)
     instances: int = Field(default=1, ge=1)
@@ -45,16 +152,14 @@ class Service(_Model):
 
     @field_validator("base_url")
     @classmethod
-    def _url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"expected an http(s) URL such as http://127.0.0.1:8080, got {value!r}")
+    def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
 
 class Target(_Model, typed.OptionsOfKind):
     OPTIONS_BY_KIND = typed.TARGET_OPTIONS
 
-    name: str
+    name: Name
     kind: str = Field(description="docker, compose, kubernetes or host")
     url: str | None = None
     options: typed.TargetOptions = Field(default=None, validate_default=True, description="see typed options")
@@ -62,10 +167,21 @@ class Target(_Model, typed.OptionsOfKind):
     @model_validator(mode="before")
     @classmethod
     def _known_kind(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("kind") not in typed.TARGET_OPTIONS:
+        if isinstance(data, dict) and not (isinstance(data.get("kind"), str) and data["kind"] in typed.TARGET_OPTIONS):
             raise ValueError(f"unknown target kind {data.get('kind')!r} (target {data.get('name')!r});"
                              f" use one of: {', '.join(typed.TARGET_OPTIONS)}")
         return data
+
+    @field_validator("url")
+    @classmethod
+    def _url_of_kind(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = str(info.data.get("kind"))
+        if value is not None and kind in TARGET_URLS:
+            schemes, examples = TARGET_URLS[kind]
+            if _url_problem(value, _ANY_URL, schemes):
+                raise ValueError(f"expected the address of a {kind} target such as {examples},"
+                                 f" got {secrets.redact(repr(value))}")
+        return value
 
 
 class Router(_Model, typed.OptionsOfKind):
@@ -73,7 +189,7 @@ class Router(_Model, typed.OptionsOfKind):
     DEFAULT_KIND = "nginx"
 
     kind: Literal["nginx", "none"] = "nginx"
-    url: str | None = None
+    url: HttpUrl | None = None
     options: typed.RouterOptionsOfKind = Field(default=None, validate_default=True, description="see typed options")
 
 
@@ -152,7 +268,7 @@ class Database(_Model):
 
 
 class Prometheus(_Model):
-    url: str
+    url: Annotated[str, http_url("http://127.0.0.1:9090")]
     timeout_s: float = Field(default=5, gt=0)
     scrape_interval_s: float = Field(default=1, gt=0)
     requests_metric: str = Field(default="http_requests_total", description="counter of HTTP requests")
@@ -258,7 +374,7 @@ class LoadProfile(_Model):
     user_class: Literal["fast", "http"] = "fast"
     wait_min_s: float = Field(default=0, ge=0, description="pause of each user between requests, lower bound")
     wait_max_s: float = Field(default=0, ge=0, description="pause of each user between requests, upper bound")
-    host: str | None = Field(default=None, description="URL the load goes to; default: the service's base_url")
+    host: HttpUrl | None = Field(default=None, description="URL the load goes to; default: the service's base_url")
 
 
 ROLLBACK_COMMAND_FIELDS = ("version", "previous_version")
@@ -292,10 +408,10 @@ class HostCommand(_Model):
 
 
 class Notifications(_Model):
-    webhook_url: str | None = None
+    webhook_url: Annotated[str, http_url("https://hooks.example.com/services/...", show=False)] | None = None
     timeout_s: float = Field(default=3, gt=0)
     retries: int = Field(default=2, ge=0)
-    channel: str | None = None
+    channel: Name | None = None
 
 
 # What one entry of each named section is called in messages ("no load profile named 'x' ...").
@@ -303,12 +419,12 @@ _ENTRY_KIND = {"services": "service", "targets": "target", "load": "load profile
 
 
 class Runbook(_Model):
-    name: str
+    name: Name
     description: str = ""
     path: Path | None = Field(default=None, exclude=True)
     release: Release = Field(default_factory=Release)
     require_approval: bool = False
-    operator: str | None = None
+    operator: Name | None = None
     env_files: list[str] = Field(default_factory=list)
     secrets: list[str] = Field(default_factory=list, description="extra variable names that hold secrets")
     stack: StackSection = Field(default=None, description="a stack the suite starts itself (runbook/stack.py)")
