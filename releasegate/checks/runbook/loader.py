@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,7 +130,8 @@ def _resolve(value: Any, context: _Context, where: Where) -> Any:
                                            " ${NAME:-default}")
             parts.append(atom.value)
         elif isinstance(atom, Variable):
-            parts.append(_substitute(atom, value, context, where))
+            resolved = _substitute(atom, value, context, where)
+            parts.append(shlex.quote(resolved) if _is_shell_template(where) else resolved)
     resolved_value = "".join(parts)
     key = str(where[-1]) if where else ""
     if secrets.is_secret_name(key) and resolved_value != value:
@@ -138,6 +140,16 @@ def _resolve(value: Any, context: _Context, where: Where) -> Any:
         context.emptied[where] = value
         return None
     return resolved_value
+
+
+SHELL_TEMPLATE_FIELDS = ("deploy_command", "version_command", "run")
+
+
+def _is_shell_template(where: Where) -> bool:
+    """A field a shell reads (a host target's commands, rollback and runbook commands): a ${VAR} in it is one word."""
+    if len(where) == 2 and where[0] == "commands":  # commands: {name: "shell line"}
+        return True
+    return bool(where) and where[-1] in SHELL_TEMPLATE_FIELDS
 
 
 def _substitute(atom: Variable, value: str, context: _Context, where: Where) -> str:

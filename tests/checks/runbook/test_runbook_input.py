@@ -331,3 +331,25 @@ def test_an_environment_is_a_name_among_the_runbooks(tmp_path: Path, name: str, 
 def test_names_are_one_printable_line(tmp_path: Path, text: str, field: str) -> None:
     message = error_of(write(tmp_path, text))
     assert f": {field}: expected a name on one line" in message, message
+
+
+def test_a_variable_in_a_shell_field_is_one_word_whatever_it_holds(tmp_path: Path) -> None:
+    import subprocess
+
+    marker = tmp_path / "pwned"
+    hostile = f"1.0; touch {marker}; echo $(touch {marker}) `touch {marker}` '\" \n"
+    path = write(tmp_path, "name: prod\n" + SERVICE + (
+        "targets:\n  - name: web\n    kind: host\n    options:\n      deploy_command: echo deploy ${PREV}\n"
+        "rollback:\n  commands:\n    - stage: deploy\n      run: echo back ${PREV}\n"
+        "commands:\n  short: echo short ${PREV}\n  long: {run: \"echo long ${PREV}\"}\n"
+    ))
+    runbook = load_runbook(path, {"PREV": hostile})
+    options = runbook.targets[0].options
+    lines = [options.deploy_command, runbook.rollback.commands[0].run,
+             runbook.commands["short"].run, runbook.commands["long"].run]
+    for line in lines:
+        done = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=10)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.rstrip("\n").endswith(hostile.rstrip("\n")), done.stdout
+    assert not marker.exists()
+    assert runbook.services[0].base_url.startswith("http://127.0.0.1:9")  # other fields are not quoted
