@@ -53,6 +53,18 @@ def values(folder: Path) -> list[tuple[str, Path]]:
             for index, form in enumerate(FORMS)]
 
 
+def names(folder: Path) -> list[tuple[str, Path]]:
+    """The values of ``values`` a runbook accepts as a name (one printable line, no surrounding spaces);
+    the others are refused when the runbook loads (see ``refused_names``)."""
+    return [(value, marker) for value, marker in values(folder) if value.isprintable() and value == value.strip()]
+
+
+def refused_names(folder: Path) -> list[str]:
+    """The values of ``values`` that can never be a runbook name: line breaks and control characters."""
+    accepted = {value for value, _ in names(folder)}
+    return [value for value, _ in values(folder) if value not in accepted]
+
+
 def hostile_folder(base: Path) -> Path:
     """A folder under ``base`` whose path has every shell metacharacter of ``PATH_PARTS`` (made here)."""
     folder = base.joinpath(*PATH_PARTS)

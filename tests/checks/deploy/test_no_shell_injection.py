@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 from support import hostile
 from support.k8s_sim import SimulatedCluster
 from support.ports import worker_index
@@ -93,8 +94,16 @@ def test_host_target_quotes_hostile_versions_into_its_commands_and_its_rollback(
         target.deploy(SERVICE, "1.0\x00; touch x")
 
 
+def test_a_service_name_with_a_line_break_or_control_character_is_refused(tmp_path: Path) -> None:
+    refused = hostile.refused_names(tmp_path / "markers")
+    assert refused
+    for value in refused:
+        with pytest.raises(ValidationError, match="expected a name on one line"):
+            Service(name=value, base_url="http://127.0.0.1:9")
+
+
 def test_host_target_quotes_a_hostile_service_name(tmp_path: Path) -> None:
-    for value, _ in hostile.values(tmp_path / "markers"):
+    for value, _ in hostile.names(tmp_path / "markers"):
         target = host_target(tmp_path, service=value)
         target.deploy(value, "1.1.0")
         assert (tmp_path / "seen").read_bytes().decode() == f"{value}\n"
@@ -138,7 +147,7 @@ def test_docker_target_refuses_hostile_versions_before_stopping_anything(
 
 def test_docker_target_refuses_a_service_name_that_cannot_name_a_container(demo_images: None,
                                                                           tmp_path: Path) -> None:
-    for value, _ in hostile.values(tmp_path / "markers"):
+    for value, _ in hostile.names(tmp_path / "markers"):
         target = DockerTarget(TargetSpec(name="local", kind="docker", options={"project": "rgshell"}),
                               [Service(name=value, base_url="http://127.0.0.1:9", image="releasegate-demo")])
         deployment = strategies.deploy(target, value, "1.0.0", "recreate")
