@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run_release(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], str, dict[str, str]]:
+    tmp_path.mkdir(parents=True, exist_ok=True)  # --signoff names a file in a folder that exists
     signoff, junit = tmp_path / "signoff.md", tmp_path / "junit.xml"
     proc = subprocess.run(
         ["scripts/run-release", "-p", "no:cacheprovider", "--signoff", str(signoff), "--junitxml", str(junit),
@@ -32,7 +33,8 @@ def _run_release(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProces
     )
     events = [json.loads(line) for path in (tmp_path / "journal").glob("*.jsonl")
               for line in path.read_text().splitlines()]
-    finished = next(e for e in events if e.get("event") == "run_finished")
+    finished = next((e for e in events if e.get("event") == "run_finished"), None)
+    assert finished is not None, f"no run_finished in the journal: {proc.stdout[-3000:]}{proc.stderr[-2000:]}"
     return proc, signoff.read_text(), finished
 
 
