@@ -8,6 +8,7 @@ state through ``config.stash`` keys (each defined by the plugin that owns the va
     stages        classify and order the scenarios                       SCENARIOS_KEY
     journal       the run's journal, shared with the workers; release_journal  JOURNAL_KEY
     halt          stop the line: halt file, skips, the post-rollback gate  HALT_LINE_KEY
+    barrier       under xdist, a stage starts once every earlier stage finished
     rollback      on the controller: decide, run the plan once; SIGTERM, --rollback-only
     notifications webhook messages at start, rollback and finish
     dryrun        --dry-run: the plan, only read-only scenarios run      DRY_RUN_KEY
@@ -36,6 +37,7 @@ pytest_plugins = [
     "releasegate.plugins.safety",
     "releasegate.plugins.journal",
     "releasegate.plugins.halt",
+    "releasegate.plugins.barrier",
     "releasegate.plugins.rollback",
     "releasegate.plugins.notifications",
     "releasegate.plugins.summary",
