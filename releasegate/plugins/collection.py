@@ -28,11 +28,13 @@ from typing import Any
 
 import pytest
 from gherkin.dialect import Dialect
+from gherkin.errors import CompositeParserException
+from gherkin.parser import Parser as GherkinParser
 from pytest_bdd import exceptions as bdd_exceptions
 from pytest_bdd import gherkin_parser as gherkin
 from pytest_bdd.compat import get_fixture_names
-from pytest_bdd.feature import get_feature
-from pytest_bdd.parser import PARAM_RE, Feature, ScenarioTemplate, Step
+from pytest_bdd.feature import features as bdd_features
+from pytest_bdd.parser import PARAM_RE, Feature, FeatureParser, ScenarioTemplate, Step
 from pytest_bdd.scenario import scenario as bdd_scenario
 from pytest_bdd.scenario import scenario_wrapper_template_registry
 from pytest_bdd.steps import StepFunctionContext
@@ -185,12 +187,13 @@ class FeatureFile(pytest.Module):
         return module
 
     def _parse(self) -> Feature:
-        if not any(line.strip() and not line.lstrip().startswith("#") for line in self._read().splitlines()):
+        """Read the file once, parse it once, and hand pytest-bdd that parse (its feature cache)."""
+        text = self._read()
+        if not any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines()):
             raise self.CollectError(f"{self._where(1)}: no Feature: the file is empty or only comments;"
                                     " write 'Feature:' and its scenarios, or delete the file")
         try:
-            document = gherkin.get_gherkin_document(str(self.path), ENCODING)
-            feature = get_feature(str(self.path.parent), self.path.name, encoding=ENCODING)
+            document = _gherkin_document(str(self.path), text)
         except bdd_exceptions.GherkinParseError as exc:
             raise self.CollectError(
                 f"{self._where(exc.line)}: Gherkin syntax error: {' '.join(exc.message.split())}"
@@ -200,6 +203,8 @@ class FeatureFile(pytest.Module):
                     for line, message in sorted(structure_problems(document.feature), key=lambda p: p[0])]
         if problems:
             raise self.CollectError("\n".join(problems))
+        feature = _ParsedFeature(str(self.path.parent), self.path.name, document).parse()
+        bdd_features[os.path.abspath(self.path)] = feature  # what bdd_scenario's get_feature looks up
         return feature
 
     def _read(self) -> str:
@@ -242,6 +247,30 @@ class FeatureFile(pytest.Module):
     def _where(self, line: int | None = None) -> str:
         path = _relative(self.config, self.path)
         return f"{path}:{line}" if line is not None else str(path)
+
+
+class _ParsedFeature(FeatureParser):
+    """pytest-bdd's feature parser, given the document already parsed from the text releasegate read."""
+
+    def __init__(self, basedir: str, filename: str, document: gherkin.GherkinDocument) -> None:
+        super().__init__(basedir, filename, ENCODING)
+        self._document = document
+
+    def _parse_feature_file(self) -> gherkin.GherkinDocument:
+        return self._document
+
+
+def _gherkin_document(filename: str, text: str) -> gherkin.GherkinDocument:
+    """The Gherkin document of ``text``; syntax errors as pytest-bdd's ``GherkinParseError`` (with its wording)."""
+    try:
+        return gherkin.GherkinDocument.from_dict(GherkinParser().parse(text))
+    except CompositeParserException as exc:
+        line = exc.errors[0].location["line"]
+        lines = text.splitlines()
+        content = lines[line - 1] if 0 < line <= len(lines) else ""
+        gherkin.handle_gherkin_parser_error(exc.args[0], line, content, filename, exc)
+        raise bdd_exceptions.GherkinParseError(f"Unknown parsing error: {exc.args[0]}", line, content,
+                                               filename) from exc
 
 
 def _relative(config: pytest.Config, path: Path) -> Path:
