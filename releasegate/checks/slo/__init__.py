@@ -6,7 +6,8 @@
 - ``metrics``: the built-in measurements (error rate, latency, ...) on the runbook's metric names,
   and the runbook's SLO analysis;
 - ``phrases``: the grammar of the SLO step phrases (``Ask``);
-- ``monitoring``: alert rules loaded, services scraped, metrics reported.
+- ``monitoring``: alert rules loaded, services scraped, metrics reported;
+- ``judge``: the statistical canary judge (Kayenta's NetflixACAJudge), imported on use.
 """
 
 from releasegate.checks.slo.analysis import Baseline, Condition, Metric, analyse
