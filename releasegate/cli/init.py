@@ -148,24 +148,28 @@ def pytest_config(root: Path) -> tuple[Path, str, dict[str, str]] | None:
     """The file pytest would read its settings from in ``root`` (pytest's order), its section, its keys."""
     for name in ("pytest.toml", ".pytest.toml"):
         if (root / name).is_file():
-            table = _toml(root / name).get("pytest", {})
-            return root / name, "[pytest]", {str(k): str(v) for k, v in table.items()}
+            return root / name, "[pytest]", _table(_toml(root / name), "pytest")
     for name in ("pytest.ini", ".pytest.ini"):
         if (root / name).is_file():
             return root / name, "[pytest]", _ini_section(root / name, "pytest") or {}
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
-        tool = _toml(pyproject).get("tool", {}).get("pytest")
-        if isinstance(tool, dict):
-            ini = tool.get("ini_options")
-            table = ini if isinstance(ini, dict) else tool
-            section = "[tool.pytest.ini_options]" if isinstance(ini, dict) else "[tool.pytest]"
-            return pyproject, section, {str(k): str(v) for k, v in table.items()}
+        tool = _toml(pyproject).get("tool")
+        pytest_table = tool.get("pytest") if isinstance(tool, dict) else None
+        if isinstance(pytest_table, dict):
+            if isinstance(pytest_table.get("ini_options"), dict):
+                return pyproject, "[tool.pytest.ini_options]", _table(pytest_table, "ini_options")
+            return pyproject, "[tool.pytest]", {str(k): str(v) for k, v in pytest_table.items()}
     for name, section in (("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")):
         found = _ini_section(root / name, section) if (root / name).is_file() else None
         if found is not None:
             return root / name, f"[{section}]", found
     return None
+
+
+def _table(document: dict[str, object], key: str) -> dict[str, str]:
+    table = document.get(key)
+    return {str(k): str(v) for k, v in table.items()} if isinstance(table, dict) else {}
 
 
 def _toml(path: Path) -> dict[str, object]:

@@ -81,6 +81,24 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hooks)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Bad input is refused before any plugin is configured, so nothing is touched.
+
+    Other plugins' ``pytest_configure`` may run before releasegate's (entry points are loaded in the
+    order of the installation), and allure-pytest-bdd makes its results folder in its own. The checks
+    run here in the order they depend on each other; each plugin's ``pytest_configure`` then finds
+    its state (an xdist worker, which has no ``pytest_cmdline_main``, builds it there).
+    """
+    if config.option.version or config.option.help:
+        return
+    from releasegate.plugins import environment, safety, signoff
+
+    environment.configure_environment(config)
+    safety.configure_safety(config)
+    signoff.check_signoff_option(config)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for name, meaning in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {meaning}")

@@ -86,6 +86,12 @@ def release_option(config: pytest.Config) -> str | None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    if RUNBOOK_KEY not in config.stash:  # not checked already (releasegate.plugins' pytest_cmdline_main)
+        configure_environment(config)
+
+
+def configure_environment(config: pytest.Config) -> None:
+    """The selected runbook, loaded into the stash; bad input raises ``pytest.UsageError`` (one line)."""
     try:
         release = release_option(config)
         selection = select_environment(config)

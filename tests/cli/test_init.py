@@ -150,7 +150,8 @@ def test_a_pyproject_without_pytest_settings_gets_the_table(tmp_path: Path, caps
      ["releasegate_runbooks_dir = runbooks", "bdd_features_base_dir = features"]),
 ])
 def test_existing_pytest_settings_get_the_lines_to_add_printed(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str, section: str, lines: list[str]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str, section: str,
+        lines: list[str]) -> None:
     (tmp_path / name).write_text(text)
     code, out, err = run(capsys, "init", str(tmp_path))
     assert (code, out) == (4, "")
