@@ -10,12 +10,18 @@ The fresh environment reuses this environment's third-party packages through a `
 tests need no network) but not its editable releasegate: a path listed in a ``.pth`` file is added
 to sys.path without running that folder's own ``.pth`` files, so setuptools' editable finder never
 loads, and the releasegate that imports is the wheel's.
+
+The CI templates' shell lines (``run:`` steps of the GitHub jobs, ``before_script``/``script`` of the
+GitLab jobs) run in order in that environment on the same kind of repository: ``actions/*`` steps
+are GitHub's own and stand replaced by the environment, ``${{ }}`` expressions by this run's values,
+the approvals API by a ``gh`` that answers as GitHub would.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,8 +31,10 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -212,3 +220,105 @@ def test_this_checkout_with_the_entry_point_installed_registers_the_plugin_once(
                   PYTEST_XDIST_WORKER=os.environ.get("PYTEST_XDIST_WORKER", "gw0"))
     assert plugins.returncode == 0, plugins.stdout[-3000:] + plugins.stderr[-3000:]
     assert " passed" in plugins.stdout and " deselected" in plugins.stdout
+
+
+# --- the CI templates' shell lines, run in order on the sample repository -------------------------
+
+EXPRESSIONS = {"inputs.environment": "staging", "inputs.version": "1.1.0", "github.token": "token",
+               "github.run_id": "1", "vars.PREVIOUS_VERSION": "1.0.0", "secrets.DB_PASSWORD": "",
+               "secrets.DB_ADMIN_PASSWORD": ""}
+
+
+def github_value(text: str) -> str:
+    """A workflow value with its ``${{ }}`` expressions replaced as the runner would, for this run."""
+    return re.sub(r"\$\{\{\s*([^}]+?)\s*\}\}", lambda m: EXPRESSIONS[m.group(1)], text)
+
+
+def sample_repository(venv: Path, tmp_path: Path, shop_url: str, wheel: Path, ci: str) -> Path:
+    project = user_project(tmp_path / "shop")
+    init = subprocess.run([str(venv.parent / "releasegate"), "init", "--ci", ci, "--base-url", shop_url,
+                           "--install", str(wheel)], cwd=project, capture_output=True, text=True,
+                          env=clean_env(), timeout=60)
+    assert init.returncode == 0, init.stdout + init.stderr
+    feature = project / "features" / "release.feature"
+    feature.write_text(preflight_only(feature.read_text()).replace(
+        "  @preflight @manual\n  Scenario: Change approved and the deployment window announced\n"
+        "    Then a person has confirmed this item\n\n", ""))
+    return project
+
+
+def ci_env(venv: Path, tmp_path: Path, **values: str) -> dict[str, str]:
+    tools = tmp_path / "ci-tools"
+    tools.mkdir(exist_ok=True)
+    gh = tools / "gh"  # the approvals API of the run, answered as GitHub would after --jq
+    gh.write_text("#!/bin/sh\necho alice\n")
+    gh.chmod(0o755)
+    return clean_env(PATH=os.pathsep.join([str(tools), str(venv.parent), os.environ["PATH"]]), **values)
+
+
+def run_lines(script: str, cwd: Path, env: dict[str, str], shell: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*shell, script], cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
+
+
+def test_the_github_jobs_shell_lines_run_the_gate(venv: Path, wheel: Path, tmp_path: Path, shop_url: str) -> None:
+    project = sample_repository(venv, tmp_path, shop_url, wheel, "github")
+    workflow = yaml_load(project / ".github" / "workflows" / "release.yml")
+    outputs, summary, github_env = (tmp_path / name for name in ("output", "summary", "env"))
+    base = ci_env(venv, tmp_path, GITHUB_OUTPUT=str(outputs), GITHUB_STEP_SUMMARY=str(summary),
+                  GITHUB_ENV=str(github_env), GITHUB_REPOSITORY="shop/shop", GITHUB_RUN_ID="1",
+                  **{k: github_value(str(v)) for k, v in workflow["env"].items()})
+    codes: dict[str, list[tuple[str, int]]] = {}
+    for name in ("dry-run", "release-gate"):
+        job = workflow["jobs"][name]
+        env = base | {k: github_value(str(v)) for k, v in job.get("env", {}).items()}
+        for step in job["steps"]:
+            if "run" not in step or step.get("if") not in (None, "always()"):
+                continue  # actions (checkout, setup-python, uploads) are GitHub's; the venv stands in
+            step_env = env | {k: github_value(str(v)) for k, v in step.get("env", {}).items()}
+            if github_env.exists():  # what earlier steps exported
+                step_env |= dict(line.split("=", 1) for line in github_env.read_text().splitlines() if line)
+            done = run_lines(github_value(step["run"]), project, step_env,
+                             ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"])
+            codes.setdefault(name, []).append((step.get("name", step["run"][:30]), done.returncode))
+            if done.returncode:
+                break
+    assert all(code == 0 for _, code in codes["dry-run"]), codes
+    assert codes["release-gate"][-1] == ("Release gate", 12), codes  # PASSED (no deploy): not a release
+    assert all(code == 0 for _, code in codes["release-gate"][:-1]), codes
+    assert "exit_code=12" in outputs.read_text()
+    assert "PASSED (no deploy)" in summary.read_text()
+    assert "| Approver | alice (RELEASEGATE_APPROVED_BY) |" in summary.read_text()  # the environment's reviewer
+    assert (project / "reports" / "junit.xml").is_file() and (project / "reports" / "signoff.md").is_file()
+
+
+def test_the_gitlab_jobs_shell_lines_run_the_gate_and_leave_a_finished_gate_alone(
+        venv: Path, wheel: Path, tmp_path: Path, shop_url: str) -> None:
+    project = sample_repository(venv, tmp_path, shop_url, wheel, "gitlab")
+    pipeline = yaml_load(project / ".gitlab" / "ci" / "releasegate.yml")
+    base = ci_env(venv, tmp_path, CI_COMMIT_TAG="1.1.0", GITLAB_USER_LOGIN="alice", PREVIOUS_VERSION="1.0.0")
+    variables = {k: os.path.expandvars(str(v)) if "$" in str(v) else str(v)
+                 for k, v in pipeline["variables"].items()}
+    variables["RELEASE_VERSION"] = base["CI_COMMIT_TAG"]
+
+    def job(name: str) -> int:
+        spec = pipeline[name]
+        env = base | variables | {k: v.replace("$GITLAB_USER_LOGIN", base["GITLAB_USER_LOGIN"])
+                                  for k, v in spec.get("variables", {}).items()}
+        for line in [*pipeline[".releasegate"]["before_script"], *spec["script"]]:
+            done = run_lines(line, project, env, ["bash", "-e", "-c"])
+            if done.returncode:
+                return done.returncode
+        return 0
+
+    assert job("releasegate-plan") == 0
+    assert job("releasegate-gate") == 12
+    assert (project / "reports" / "gate-exit-code").read_text().strip() == "12"
+    assert (project / "reports" / "junit.xml").is_file()
+    assert "| Approver | alice (RELEASEGATE_APPROVED_BY) |" in (project / "reports" / "signoff.md").read_text()
+    assert job("releasegate-rollback-only") == 0  # the gate finished: nothing to recover, nothing run
+
+
+def yaml_load(path: Path) -> dict[str, Any]:
+    loaded = yaml.safe_load(path.read_text())
+    assert isinstance(loaded, dict)
+    return loaded
