@@ -1,16 +1,9 @@
-"""Root conftest: registers releasegate's plugin (releasegate.plugins) and every step module under steps/.
+"""Root conftest: releasegate's plugin for this checkout.
 
-Every step definition is a fixture of a plugin module, so every feature file sees every step
-without importing anything.
+An environment that installed releasegate (``pip install .`` or ``-e .``) loads it through the
+``pytest11`` entry point; the entry point has this module's name, so this line is then a no-op,
+and it loads the plugin (with every step module) in an environment installed before the entry
+point existed.
 """
 
-from __future__ import annotations
-
-import pkgutil
-
-from releasegate import steps
-
-pytest_plugins = [
-    "releasegate.plugins",
-    *sorted(f"releasegate.steps.{m.name}" for m in pkgutil.iter_modules(steps.__path__) if not m.name.startswith("_")),
-]
+pytest_plugins = ["releasegate.plugins"]

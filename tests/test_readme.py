@@ -30,7 +30,7 @@ def _how_a_run_works() -> str:
 def test_how_a_run_works_names_every_registered_plugin_and_only_those() -> None:
     from releasegate import plugins
 
-    registered = {name.rsplit(".", 1)[1] for name in plugins.pytest_plugins}
+    registered = {name.rsplit(".", 1)[1] for name in plugins.PLUGINS}
     named = set(re.findall(r"^  plugins/(\w+)", _how_a_run_works(), re.M))
     assert named == registered, f"README names {sorted(named - registered)}, misses {sorted(registered - named)}"
 

@@ -1,5 +1,8 @@
 """--env NAME selects runbooks/NAME.yaml; --release VERSION sets the version being released.
 
+The runbooks folder is the ini value ``releasegate_runbooks_dir`` (default ``runbooks``), relative
+to pytest's rootdir; relative paths inside a runbook are relative to the folder above it.
+
 The environment name is resolved from the option, then RELEASEGATE_ENV, then the ini value
 ``releasegate_env``; the report header shows which one decided. The first of them that is set
 decides: an empty ``--env ""`` or ``RELEASEGATE_ENV=`` is an error, never a fall-through to the
@@ -39,7 +42,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store",
         default=None,
         metavar="NAME",
-        help="environment to release to: loads runbooks/NAME.yaml (also RELEASEGATE_ENV)",
+        help="environment to release to: loads NAME.yaml of the runbooks folder (ini releasegate_runbooks_dir,"
+             " default runbooks/; also RELEASEGATE_ENV)",
     )
     group.addoption(
         "--release",
@@ -49,11 +53,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="version being released (overrides the runbook's release.version)",
     )
     parser.addini("releasegate_env", "environment used when neither --env nor RELEASEGATE_ENV is given", default="")
-    parser.addini("releasegate_runbooks", "folder holding one runbook YAML per environment", default="runbooks")
+    parser.addini("releasegate_runbooks_dir", "folder holding one runbook YAML per environment, relative to the"
+                  " rootdir", default="runbooks")
 
 
 def select_environment(config: pytest.Config) -> Selection | None:
-    runbook_dir = config.rootpath / str(config.getini("releasegate_runbooks"))
+    runbook_dir = config.rootpath / str(config.getini("releasegate_runbooks_dir"))
     relative = Path(os.path.relpath(runbook_dir))
     if not str(relative).startswith(".."):
         runbook_dir = relative  # messages then name runbooks/prod.yaml as the user typed it
@@ -81,6 +86,12 @@ def release_option(config: pytest.Config) -> str | None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    if RUNBOOK_KEY not in config.stash:  # not checked already (releasegate.plugins' pytest_cmdline_main)
+        configure_environment(config)
+
+
+def configure_environment(config: pytest.Config) -> None:
+    """The selected runbook, loaded into the stash; bad input raises ``pytest.UsageError`` (one line)."""
     try:
         release = release_option(config)
         selection = select_environment(config)

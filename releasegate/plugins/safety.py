@@ -102,6 +102,12 @@ def load_confirmations(config: pytest.Config, runbook: Runbook | None) -> Confir
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if SAFETY_KEY not in config.stash:  # not checked already (releasegate.plugins' pytest_cmdline_main)
+        configure_safety(config)
+
+
+def configure_safety(config: pytest.Config) -> None:
+    """Approval and confirmations, checked, into the stash (after the runbook is loaded)."""
     runbook = config.stash.get(RUNBOOK_KEY, None)
     try:
         approval = approval_from(config)

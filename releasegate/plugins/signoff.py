@@ -44,7 +44,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[STARTED_KEY] = time.time()
     if not hasattr(config, "workerinput"):
-        check_signoff_option(config)
+        check_signoff_option(config)  # again: cheap, and a --help run skipped the early check
 
 
 def check_signoff_option(config: pytest.Config) -> None:

@@ -1,5 +1,5 @@
-"""Step definitions, one module per domain; the root conftest loads every module here not starting with "_"
-as a plugin, so every feature file sees every step without importing anything.
+"""Step definitions, one module per domain; ``releasegate.plugins`` loads every module here not starting with
+"_" as a plugin, so every feature file sees every step without importing anything.
 
 Each step parses its phrase, calls one library function, records its undo and requires the result.
 ``_phrases`` holds the pytest-bdd parsers (``within_phrase``, ``slo_phrase``) and what steps share.

@@ -108,7 +108,7 @@ def split_list(text: str) -> list[str]:
 
 
 def project_root(runbook: Runbook | None) -> Path:
-    """Relative paths in steps are relative to the project: the folder above runbooks/."""
+    """Relative paths in steps are relative to the project: the folder above the runbooks folder."""
     return project_dir(runbook.path if runbook is not None else None)
 
 

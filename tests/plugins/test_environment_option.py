@@ -34,6 +34,19 @@ def test_ini_default_is_used_last(rg_project: Callable[..., pytest.Pytester], mo
     result.stdout.fnmatch_lines(["*environment staging (from ini releasegate_env)*"])
 
 
+def test_the_runbooks_folder_is_an_ini_setting(rg_project: Callable[..., pytest.Pytester]) -> None:
+    pytester = rg_project(features={"x": FEATURE}, ini_extra='releasegate_runbooks_dir = "deploy/envs"')
+    (pytester.path / "deploy" / "envs").mkdir(parents=True)
+    (pytester.path / "deploy" / "envs" / "staging.yaml").write_text(RUNBOOK.format(name="staging"))
+    result = pytester.runpytest("features/x.feature", "--env", "staging")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*environment staging (from --env), runbook deploy/envs/staging.yaml*"])
+    result = pytester.runpytest("features/x.feature", "--env", "prod")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: unknown environment 'prod' (from --env): no deploy/envs/prod.yaml;"
+                                 " available environments: staging"])
+
+
 def test_unknown_environment_is_a_usage_error(rg_project: Callable[..., pytest.Pytester]) -> None:
     pytester = rg_project(runbooks={"local": RUNBOOK.format(name="local")}, features={"x": FEATURE})
     result = pytester.runpytest_subprocess("features/x.feature", "--env", "prod")

@@ -15,8 +15,15 @@ HELPERS = {"hooks", "outcomes"}  # modules the plugins import, without hooks of 
 
 def test_every_plugin_module_is_registered_once() -> None:
     modules = {module.name for module in pkgutil.iter_modules(plugins.__path__)} - HELPERS
-    listed = [name.removeprefix("releasegate.plugins.") for name in plugins.pytest_plugins]
+    listed = [name.removeprefix("releasegate.plugins.") for name in plugins.PLUGINS]
     assert sorted(listed) == sorted(modules)
+
+
+def test_every_step_module_is_registered_by_the_plugin_itself() -> None:
+    from releasegate import steps
+
+    assert [name.removeprefix("releasegate.steps.") for name in plugins.STEP_MODULES] == sorted(steps.__all__)
+    assert plugins.pytest_plugins == [*plugins.PLUGINS, *plugins.STEP_MODULES]
 
 
 def test_the_hookspecs_are_registered() -> None:

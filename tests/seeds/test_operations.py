@@ -240,7 +240,7 @@ def test_operations_steps_in_a_feature_run(webhook_sink: tuple[str, Path]) -> No
         """))
         done = subprocess.run(
             [sys.executable, "-m", "pytest", str(folder / "ops.feature"), "--env", "ops", "-p", "no:cacheprovider",
-             "-o", f"releasegate_runbooks={folder.relative_to(ROOT) / 'runbooks'}", "-rA",
+             "-o", f"releasegate_runbooks_dir={folder.relative_to(ROOT) / 'runbooks'}", "-rA",
              # its record stays in its own folder: the repository's reports/ hold the user's last release
              "--signoff", str(folder / "signoff.md"), "--junitxml", str(folder / "junit.xml"),
              "--alluredir", str(folder / "allure-results"), "-o", f"releasegate_journal_dir={folder / 'journal'}"],

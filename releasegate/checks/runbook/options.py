@@ -9,7 +9,7 @@ The runbook writes ``kind`` beside ``options``::
 
 ``runbook.model.Target`` and ``Router`` validate ``options`` with the model of their ``kind``: an
 unknown or misspelt option is reported with its file and line like every other runbook field.
-Relative paths in options are relative to the project folder (the one above ``runbooks/``); a
+Relative paths in options are relative to the project folder (the one above the runbooks folder); a
 target resolves them when it is built (``resolved``), so a deployment record holds absolute paths
 and a rollback from the journal finds the same files from any working directory.
 """
@@ -27,7 +27,7 @@ from releasegate.checks._support import shell
 
 
 def project_dir(runbook_path: Path | None) -> Path:
-    """The folder relative paths of a runbook are relative to: the one above ``runbooks/``, else the cwd."""
+    """The folder relative paths of a runbook are relative to: the one above its folder, else the cwd."""
     return runbook_path.resolve().parent.parent if runbook_path is not None else Path.cwd()
 
 
