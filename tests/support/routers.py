@@ -42,8 +42,11 @@ def server(address: str, name: str) -> http.server.ThreadingHTTPServer:
         def log_message(self, *args: object) -> None:
             pass
 
+    class Server(http.server.ThreadingHTTPServer):
+        request_queue_size = 64  # the default 5 drops SYNs of a burst, which then wait 1 s to be resent
+
     host, port = address.split(":")
-    started = http.server.ThreadingHTTPServer((host, int(port)), Handler)
+    started = Server((host, int(port)), Handler)
     threading.Thread(target=started.serve_forever, daemon=True).start()
     return started
 
