@@ -117,6 +117,7 @@ def test_a_config_written_but_never_loaded_fails_the_switch(router: Router, monk
     """The releasing process dies between writing upstreams.conf and the reload."""
     router.set_weights(WEIGHTS, colors=COLOURS)
     loaded = router.state()["generation"]
+    assert isinstance(loaded, int)
 
     def dies() -> None:
         raise KeyboardInterrupt
