@@ -24,6 +24,14 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+def parent(pid: int) -> int | None:
+    """The pid of the process's parent; None when it is gone."""
+    try:
+        return psutil.Process(pid).ppid()
+    except psutil.Error:
+        return None
+
+
 def children(pid: int) -> list[int]:
     """The pids of the process's direct children."""
     try:

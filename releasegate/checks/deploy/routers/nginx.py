@@ -288,8 +288,15 @@ class Router:
         # listing every socket of the machine takes tens of milliseconds: only when there is no master
         for pid in processes.listening(int(port), host.strip("[]")) if master is None else []:
             if pid not in ours:
-                (orphans if processes.cmdline(pid).startswith("nginx: worker process") else others).append(pid)
+                (orphans if self._orphaned_worker(pid) else others).append(pid)
         return NginxProcesses(master, sorted(workers), sorted(retiring), orphans, others)
+
+    @staticmethod
+    def _orphaned_worker(pid: int) -> bool:
+        """An nginx worker whose master is gone (a worker of another live master is not ours to judge)."""
+        ppid = processes.parent(pid)
+        return (processes.cmdline(pid).startswith("nginx: worker process")
+                and (ppid is None or not processes.cmdline(ppid).startswith("nginx: master process")))
 
     def start(self) -> None:
         """Start nginx with this router's config (idempotent); a half-dead router is refused."""
