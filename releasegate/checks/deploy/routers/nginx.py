@@ -264,7 +264,7 @@ class Router:
         except (OSError, ValueError):
             return None
         cmdline = processes.cmdline(pid)
-        return pid if cmdline.startswith("nginx: master process") and str(self.conf) in cmdline else None
+        return pid if cmdline.startswith("nginx: master process") and f" -c {self.conf} " in f"{cmdline} " else None
 
     def running(self) -> bool:
         """The master process runs (``health()`` says whether it works)."""
