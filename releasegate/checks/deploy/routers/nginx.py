@@ -281,22 +281,15 @@ class Router:
                 retiring.append(child)
             elif title.startswith("nginx: worker process"):
                 workers.append(child)
-        ours = {master, *workers, *retiring}
-        orphans: list[int] = []
-        others: list[int] = []
+        if master is not None:
+            return NginxProcesses(master, sorted(workers), sorted(retiring))
+        # No master: who holds the port? (Listing every socket takes tens of milliseconds: only now.)
         host, _, port = self.listen.rpartition(":")
-        # listing every socket of the machine takes tens of milliseconds: only when there is no master
-        for pid in processes.listening(int(port), host.strip("[]")) if master is None else []:
-            if pid not in ours:
-                (orphans if self._orphaned_worker(pid) else others).append(pid)
-        return NginxProcesses(master, sorted(workers), sorted(retiring), orphans, others)
-
-    @staticmethod
-    def _orphaned_worker(pid: int) -> bool:
-        """An nginx worker whose master is gone (a worker of another live master is not ours to judge)."""
-        ppid = processes.parent(pid)
-        return (processes.cmdline(pid).startswith("nginx: worker process")
-                and (ppid is None or not processes.cmdline(ppid).startswith("nginx: master process")))
+        orphans = [pid for pid in processes.titled("nginx: worker process")
+                   if _orphaned(pid) and processes.listens_on(pid, int(port), host.strip("[]"))]
+        others = [pid for pid in processes.listening(int(port), host.strip("[]"))
+                  if pid not in orphans and not _orphaned(pid)]
+        return NginxProcesses(None, orphans=orphans, others=others)
 
     def start(self) -> None:
         """Start nginx with this router's config (idempotent); a half-dead router is refused."""
@@ -648,6 +641,13 @@ class Router:
             f"nginx on {self.listen} did not take config generation {generation} within {self.reload_timeout_s:g}s"
             f" (answers {seen!r}){': ' + problem if problem else ''}; see {self.error_log}"
         )
+
+
+def _orphaned(pid: int) -> bool:
+    """An nginx worker whose master is gone (a worker of another live master is not ours to judge)."""
+    ppid = processes.parent(pid)
+    return (processes.cmdline(pid).startswith("nginx: worker process")
+            and (ppid is None or not processes.cmdline(ppid).startswith("nginx: master process")))
 
 
 def _upstream_list(value: str | None) -> list[str]:

@@ -7,9 +7,11 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.routers import BLUE, DEAD, GREEN, SECOND_LISTEN, hits
@@ -110,6 +112,32 @@ def test_a_router_that_is_down_fails_the_switch(router: Router, how: str) -> Non
     assert not router.running()  # a router that ran here is not silently started again
     status = stack_router.status(_stack(router))
     assert not status.running and "is not running" in status.detail
+
+
+@pytest.mark.parametrize("victims", ["master", "master and workers"])
+def test_a_router_killed_during_the_switch_fails_it(router: Router, monkeypatch: pytest.MonkeyPatch,
+                                                    victims: str) -> None:
+    router.set_weights(WEIGHTS, colors=COLOURS)
+    real_run = subprocess.run
+
+    def run_then_kill(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        found = router.processes()
+        done: subprocess.CompletedProcess[str] = real_run(args, **kwargs)
+        if "reload" in args:  # the signal is sent: kill the router before it confirms the new generation
+            assert found.master is not None
+            for pid in (found.master, *(found.workers if victims != "master" else ())):
+                os.kill(pid, signal.SIGKILL)
+        return done
+
+    monkeypatch.setattr(subprocess, "run", run_then_kill)  # the router runs nginx through it
+    with pytest.raises(CheckError, match=r"nginx master pid \d+ died while taking config generation \d+: ") as raised:
+        router.set_weights({BLUE: 0, GREEN: 100})
+    monkeypatch.undo()
+    assert "\n" not in str(raised.value)
+    assert router.weights() == WEIGHTS  # the file is put back: the switch did not happen
+    with pytest.raises(CheckError, match=r"half-dead|not running"):
+        router.verify_weights(WEIGHTS)
+    assert not stack_router.status(_stack(router)).running
 
 
 def test_a_config_written_but_never_loaded_fails_the_switch(router: Router, monkeypatch: pytest.MonkeyPatch
