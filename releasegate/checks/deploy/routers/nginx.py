@@ -527,7 +527,8 @@ class Router:
         if found.orphans:
             return (f"nginx on {self.listen} is half-dead: its master process is gone{self._pidfile_note()}, but"
                     f" worker pid {', '.join(map(str, found.orphans))} still holds the port and answers from the"
-                    f" config it had; stop the router (this stops the workers) and start it again")
+                    f" config it had; stop it (kill {' '.join(map(str, found.orphans))}; Router.stop and"
+                    f" local-stack up do that) and start the router: {shlex.join(self.start_command)}")
         if found.others:
             holders = ", ".join(f"pid {p} ({processes.cmdline(p) or '?'})" for p in found.others)
             return f"nginx on {self.listen} is not running and {holders} holds the port"
