@@ -2,6 +2,8 @@
 
 The deploy stage drives the same nginx through the runbook's ``deploy.router`` (weights, colours);
 the stack only starts it, stops it, and takes every backend away before a release starts over.
+Its status is the router's own health check, so ``local-stack status`` and a release's switch
+check agree on whether the router works.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ def router(config: StackConfig) -> Router:
 
 
 def ensure(config: StackConfig) -> Router:
+    """The router running; a half-dead one (master gone, workers left) is stopped and started again."""
     started = router(config)
+    if not started.running():
+        started.stop()  # the workers a killed master left behind, if any
     started.start()
     return started
 
@@ -27,11 +32,14 @@ def stop(config: StackConfig) -> None:
 
 def clear(config: StackConfig) -> None:
     """No backend: the router answers from its placeholder until the next deployment sets weights."""
-    router(config).remove_managed_routes()
+    ensure(config).remove_managed_routes()
 
 
 def status(config: StackConfig) -> ComponentStatus:
     nginx = router(config)
-    running = nginx.running()
-    weights = {a: w for a, w in nginx.weights().items() if a != PLACEHOLDER} if running else {}
-    return ComponentStatus("router (nginx)", running, f"{nginx.url}, weights {weights or '(no backend yet)'}")
+    health = nginx.health()
+    if not health.passed:
+        return ComponentStatus("router (nginx)", False, f"{nginx.url}: {health.observed}")
+    weights = {a: w for a, w in nginx.weights().items() if a != PLACEHOLDER}
+    return ComponentStatus("router (nginx)", True,
+                           f"{nginx.url}, {health.observed}, weights {weights or '(no backend yet)'}")

@@ -16,12 +16,22 @@ and a rollback from the journal finds the same files from any working directory.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_serializer, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+)
 
 from releasegate.checks._support import shell
 
@@ -129,16 +139,67 @@ class RouterOptions(Options):
     probe_rate_per_s: float = Field(default=50, gt=0, description="prober during deploy/switch/rollback steps")
 
 
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+# nginx reads "$" in a path as a variable (access_log), "*?[" in an include as a glob
+_NGINX_PATH_FORBIDDEN = "$*?["
+
+
+def nginx_listen(value: str) -> str:
+    """``value`` when it is ``host:port`` (an IPv4 address, ``[IPv6]`` or a host name); else ValueError."""
+    host, sep, port = value.rpartition(":")
+    what = f"expected host:port such as 127.0.0.1:8080, got {value!r}"
+    if not sep or not host:
+        raise ValueError(f"{what}: give the host and the port")
+    if not port.isascii() or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"{what}: the port must be a number from 1 to 65535")
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            raise ValueError(f"{what}: {host} is not an IPv6 address") from None
+        return value
+    try:
+        ipaddress.IPv4Address(host)
+        return value
+    except ValueError:
+        pass
+    labels = host.split(".")
+    if len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels) or labels[-1].isdigit():
+        raise ValueError(f"{what}: the host must be an IP address ([...] for IPv6) or a host name"
+                         " of letters, digits, '-' and '.'")
+    return value
+
+
+def nginx_path(value: str) -> str:
+    """``value`` when nginx can be given it as a quoted path; else ValueError saying why."""
+    if not value.strip():
+        raise ValueError("expected a folder path, got an empty value")
+    if not value.isprintable():
+        raise ValueError(f"the path {value!r} has a line break or control character: give one folder path")
+    found = sorted({c for c in value if c in _NGINX_PATH_FORBIDDEN})
+    if found:
+        raise ValueError(f"the path {value!r} has {' '.join(found)}, which nginx would read as a variable or"
+                         " a pattern: choose a folder without them")
+    return value
+
+
+NginxListen = Annotated[str, AfterValidator(nginx_listen)]
+NginxPath = Annotated[str, AfterValidator(nginx_path)]
+
+
 class NginxService(Options):
-    listen: str | None = None
-    root: str | None = None
+    listen: NginxListen | None = None
+    root: NginxPath | None = None
 
 
 class NginxOptions(RouterOptions):
-    listen: str | None = Field(default=None, description="host:port; default: the router url's")
-    root: str | None = Field(default=None, description="config folder (default .stack/nginx)")
-    config_dir: str | None = Field(default=None, description="the same as root")
+    listen: NginxListen | None = Field(default=None, description="host:port; default: the router url's")
+    root: NginxPath | None = Field(default=None, description="config folder (default .stack/nginx)")
+    config_dir: NginxPath | None = Field(default=None, description="the same as root")
     services: dict[str, NginxService] = Field(default_factory=dict, description="one router per service")
+    verify_sample: int = Field(default=10, ge=1, le=1000,
+                               description="requests sent through the router after each switch; each must be"
+                                           " answered by an address given traffic")
 
 
 class NoRouterOptions(RouterOptions):

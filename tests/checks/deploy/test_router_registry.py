@@ -46,12 +46,21 @@ def test_settings_per_service_relative_to_the_project_folder(tmp_path: Path) -> 
     spec = RouterSpec(url="http://127.0.0.1:8080", options={"config_dir": ".stack/nginx",
                                                              "services": {"web": {"root": "/srv/web"}}})
     assert router_settings(spec, api, 1, tmp_path) == RouterSettings(
-        kind="nginx", listen="127.0.0.1:8080", root=str(tmp_path / ".stack/nginx"))
+        kind="nginx", listen="127.0.0.1:8080", root=str(tmp_path / ".stack/nginx"), sample_size=10,
+        sample_path="/health")
     assert router_settings(spec, api, 2, tmp_path).as_dict() == {
-        "kind": "nginx", "listen": "127.0.0.1:18191", "root": str(tmp_path / ".stack/nginx/api")}
+        "kind": "nginx", "listen": "127.0.0.1:18191", "root": str(tmp_path / ".stack/nginx/api"),
+        "sample_size": 10, "sample_path": "/health"}
     assert router_settings(spec, web, 2, tmp_path).root == "/srv/web"
     router = make_router(router_settings(spec, api, 1, tmp_path))
     assert type(router).NAME == "nginx" and router.url == "http://127.0.0.1:8080"  # type: ignore[attr-defined]
+
+
+def test_an_ipv6_router_url_gives_a_bracketed_listen(tmp_path: Path) -> None:
+    api = Service(name="api", base_url="http://[::1]:18191", health="/healthz")
+    spec = RouterSpec(url="http://[::1]:8080", options={"verify_sample": 3})
+    assert router_settings(spec, api, 1, tmp_path).model_dump(include={"listen", "sample_size", "sample_path"}) == {
+        "listen": "[::1]:8080", "sample_size": 3, "sample_path": "/healthz"}
 
 
 def test_unknown_router_kind_is_clear() -> None:

@@ -29,16 +29,20 @@ ROUTERS: dict[str, str] = {
 }
 DEFAULT_ROOT = Path(".stack") / "nginx"
 """Where a router keeps its config when the runbook names no folder (relative to the project folder)."""
+DEFAULT_SAMPLE_SIZE = 10
+"""Requests a router sends through itself to prove a switch (``deploy.router.options.verify_sample``)."""
 
 
 class RouterSettings(BaseModel):
-    """The router of one service: its kind, where it listens, where its config lives."""
+    """The router of one service: its kind, where it listens, where its config lives, how a switch is proven."""
 
     model_config = ConfigDict(extra="ignore")
 
     kind: str = "nginx"
     listen: str | None = None
     root: str | None = None
+    sample_size: int = DEFAULT_SAMPLE_SIZE
+    sample_path: str = "/"
 
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -61,7 +65,12 @@ class TrafficRouter(Protocol):
         ...
 
     def verify_weights(self, weights: Mapping[str, int]) -> bool:
-        """Does the router run with exactly these weights?"""
+        """Does the router run with exactly these weights, and route by them?
+
+        False when its configuration holds other weights; a router that can show more than its
+        configuration (nginx: its processes, the generation it runs, a sample of requests) raises
+        ``ReleaseGateError`` with one line when the router is down or routes elsewhere.
+        """
         ...
 
     def remove_managed_routes(self) -> None:
@@ -94,6 +103,7 @@ def router_settings(spec: RouterSpec, service: Service, services: int = 1, base_
 
     ``listen``: the service's own entry, else the runbook's (one service), else the router URL's
     host:port (one service), else the service's base_url. ``root`` relative to the project folder.
+    A switch is proven with ``verify_sample`` requests to the service's health path.
     """
     nginx = spec.options if isinstance(spec.options, NginxOptions) else NginxOptions()  # kind none: no options
     per_service = nginx.services.get(service.name)
@@ -101,10 +111,12 @@ def router_settings(spec: RouterSpec, service: Service, services: int = 1, base_
     if not listen:
         url = spec.url if spec.url and services == 1 else service.base_url
         parts = urlsplit(url)
-        listen = f"{parts.hostname}:{parts.port or 80}"
+        host = parts.hostname or ""
+        listen = f"[{host}]:{parts.port or 80}" if ":" in host else f"{host}:{parts.port or 80}"
     configured = (per_service.root if per_service else None) or nginx.root or nginx.config_dir
     root = Path(configured) if configured else DEFAULT_ROOT
     root = root if root.is_absolute() else (base_dir or Path.cwd()) / root
     if services > 1 and not (per_service and per_service.root):
         root = root / service.name  # one nginx per service, each with its own config folder
-    return RouterSettings(kind=spec.kind, listen=listen, root=str(root))
+    return RouterSettings(kind=spec.kind, listen=listen, root=str(root), sample_size=nginx.verify_sample,
+                          sample_path=service.health)
