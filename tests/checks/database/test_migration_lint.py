@@ -19,7 +19,7 @@ from support.database import PASSWORD, Db, sql_folder
 
 from releasegate.checks._support.paths import REPO_ROOT
 from releasegate.checks.database import migrations
-from releasegate.checks.database.migrations import MigrationSettings
+from releasegate.checks.database.migrations import MigrationSettings, container
 from releasegate.checks.database.migrations import lint as migration_lint
 from releasegate.checks.database.migrations.lint import PendingMigration
 from releasegate.checks.runbook.model import MigrationLint
@@ -258,3 +258,22 @@ def test_the_sql_comes_from_the_release_image(db: Db, tmp_path: Path, lint_image
     broken = MigrationSettings(run="container", image=lint_image, sql_command=["no-such-command", "{range}"])
     result = migration_lint.check_lint(db.dsn, broken, MigrationLint())
     assert result.inconclusive and "in image" in result.detail
+
+
+def test_the_session_timeouts_reach_the_server_from_a_container(db: Db, lint_image: str) -> None:
+    """What the lint counts as covered holds: docker exec passes PGOPTIONS, and libpq in the image applies it."""
+    import os
+
+    name = f"rg-lint-{secrets.token_hex(4)}"
+    env = dict(os.environ, DATABASE_URL=db.dsn)
+    subprocess.run(["docker", "run", "-d", "--rm", "--name", name, "--network", "host", "-e", "DATABASE_URL",
+                    "--entrypoint", "sleep", lint_image, "300"], env=env, check=True, capture_output=True, timeout=60)
+    try:
+        settings = MigrationSettings(run="container", container=name, lock_timeout_s=3, timeout_s=45)
+        probe = ("import os, psycopg; c = psycopg.connect(os.environ['DATABASE_URL']);"
+                 " print(*(c.execute('SHOW ' + s).fetchone()[0] for s in ('lock_timeout', 'statement_timeout')))")
+        done = container.exec_in_container(settings, ["python", "-c", probe], timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == ["3s", "45s"]
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60)
