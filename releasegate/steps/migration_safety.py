@@ -17,14 +17,15 @@ from releasegate.checks.database.safety import SafetyStage
 from releasegate.checks.runbook.model import Runbook
 from releasegate.plugins.dryrun import changes, read_only
 from releasegate.plugins.evidence import Evidence
+from releasegate.plugins.journal import StageRecorder
 from releasegate.steps._phrases import project_root
 
 
 @pytest.fixture
-def migration_safety(runbook: Runbook, database_state_file: Path) -> SafetyStage:
-    """The safety gate of this scenario: the runbook's database section and the run's database state."""
+def migration_safety(runbook: Runbook, database_state_file: Path, release_journal: StageRecorder) -> SafetyStage:
+    """The safety gate of this scenario: the runbook's database section, the run's database state and journal."""
     return SafetyStage(runbook.name, runbook.database, project_root(runbook), database_state_file,
-                       version=runbook.version_to)
+                       version=runbook.version_to, journal=release_journal.journal)
 
 
 @step("the pending migrations pass the safety lint")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -64,9 +65,20 @@ def project(rg_project: Callable[..., pytest.Pytester], db: Db, tmp_path: Path,
     return pytester
 
 
+def _events(pytester: pytest.Pytester, kind: str) -> list[dict[str, object]]:
+    journal_dir = pytester.path / "reports" / "journal"
+    run = (journal_dir / "latest").read_text().strip()
+    lines = (journal_dir / f"{run}.jsonl").read_text().splitlines()
+    return [e for e in map(json.loads, lines) if e["event"] == kind]
+
+
 def test_the_safety_gate_passes_and_changes_nothing_live(project: pytest.Pytester, db: Db) -> None:
     result = project.runpytest("features/release.feature", "--env", "local", "-rs")
     result.assert_outcomes(passed=2)
+    [linted] = _events(project, "migration_lint")
+    assert linted["outcome"] == "PASS" and linted["migrations"] == ["0003"] and linted["failing"] == []
+    assert linted["unused_waivers"] == [{"rule": "ban-drop-column", "migration": "0009",
+                                         "reason": "not in this release"}]
     assert migrations.current_version(db.dsn, "alembic") == "0002"  # lint, restore and idempotency touch no row
     assert db.sql("SELECT count(*) FROM pg_database WHERE datname LIKE '%rg_scratch%'") == "0"
     assert PASSWORD not in result.stdout.str()
@@ -89,4 +101,13 @@ def test_a_failing_lint_names_the_migration_line_and_rule(project: pytest.Pytest
     result = project.runpytest("features/release.feature", "--env", "local", "-rs", "-k", "lint")
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*the pending migrations pass the safety lint: FAIL*0004 line 1: renaming-column*"])
+    assert _events(project, "migration_lint")[0]["failing"] == ["0004:1 renaming-column"]
     assert migrations.current_version(db.dsn, "alembic") == "0002"
+
+
+def test_without_a_database_section_the_gate_is_inconclusive(tmp_path: Path) -> None:
+    from releasegate.checks.database.safety import SafetyStage
+
+    stage = SafetyStage("local", None, tmp_path, tmp_path / "state.json")
+    for result in (stage.lint(), stage.lock_time(5), stage.backup_restores(), stage.backup_age(1), stage.idempotent()):
+        assert result.inconclusive and "has no database section" in result.detail

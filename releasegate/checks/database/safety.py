@@ -4,7 +4,9 @@ proven backup (restored into a scratch database, recent enough) and idempotent m
 One method per step, on the runbook's ``database`` section and the run's database state, like
 ``stage.DatabaseStage``; the DSN is ``database.admin_dsn`` (the migration owner) or ``database.dsn``,
 scratch databases are made by ``database.scratch_dsn`` when set. Without a database section every
-method is INCONCLUSIVE with the section to add.
+method is INCONCLUSIVE with the section to add. The lint's verdict, with every waiver applied (rule,
+migration, line, reason) and every waiver that matched nothing, goes to the run journal
+(``migration_lint`` event), which is part of the sign-off record.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from releasegate.checks.database.backup import BackupRecord
 from releasegate.checks.database.migrations import idempotent, lint
 from releasegate.checks.database.stage import no_database_section
 from releasegate.checks.result import CheckResult
+from releasegate.checks.run.journal import Journal
 from releasegate.checks.runbook.model import Database
 
 
@@ -29,6 +32,7 @@ class SafetyStage:
     root: Path
     state_file: Path
     version: str | None = None  # the release's version: {version} in a migration image
+    journal: Journal | None = None
 
     def _settings(self, database: Database) -> migrations.MigrationSettings:
         return migrations.settings_for(database.migrations, self.root, self.version)
@@ -37,7 +41,15 @@ class SafetyStage:
         if self.database is None:
             return no_database_section(self.runbook_name)
         owner = self.database.admin_dsn or self.database.dsn
-        return lint.check_lint(owner, self._settings(self.database), self.database.migrations.lint)
+        result = lint.check_lint(owner, self._settings(self.database), self.database.migrations.lint)
+        if self.journal is not None:
+            self.journal.append("migration_lint", outcome=result.outcome.value, observed=result.observed,
+                                migrations=[m["name"] for m in result.evidence.get("migrations", [])],
+                                failing=[f"{f['migration']}:{f['line']} {f['rule']}"
+                                         for f in result.evidence.get("findings", []) if f["verdict"] == "fail"],
+                                waived=result.evidence.get("waived", []),
+                                unused_waivers=result.evidence.get("unused_waivers", []))
+        return result
 
     def lock_time(self, seconds: float) -> CheckResult:
         if self.database is None:

@@ -170,6 +170,9 @@ def test_demo_migrations_from_the_previous_release_pass_and_from_scratch_the_ind
     assert _untouched(db) == before and PASSWORD not in str(result.evidence)
     print(f"lint of the demo's pending migration (0002 -> 0003): {elapsed:.2f}s")
 
+    assert migrations.apply_migrations(db.dsn, settings)[0].passed
+    at_head = migration_lint.check_lint(db.dsn, settings, MigrationLint())
+    assert at_head.passed and at_head.observed == "no pending migration (the database is at 0003)"
     db.sql("DROP TABLE items; DROP TABLE alembic_version")
     result = migration_lint.check_lint(db.dsn, settings, MigrationLint())
     assert result.failed and "0002 line" in result.detail and "require-concurrent-index-creation" in result.detail
