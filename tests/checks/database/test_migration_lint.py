@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 from support import docker_engine
-from support.database import PASSWORD, Db, sql_folder
+from support.database import PASSWORD, Db, alembic_folder, sql_folder
 
 from releasegate.checks._support.paths import REPO_ROOT
 from releasegate.checks.database import migrations
@@ -278,5 +278,23 @@ def test_the_session_timeouts_reach_the_server_from_a_container(db: Db, lint_ima
         done = container.exec_in_container(settings, ["python", "-c", probe], timeout=60)
         assert done.returncode == 0, done.stderr
         assert done.stdout.split() == ["3s", "45s"]
+        # the lint's SQL from the running container (docker exec: no entrypoint, the whole command)
+        assert migrations.apply_migrations(db.dsn, MigrationSettings(path=str(DEMO)))[0].passed
+        db.sql("UPDATE alembic_version SET version_num = '0002'; ALTER TABLE items DROP COLUMN description")
+        exec_settings = MigrationSettings(run="container", container=name,
+                                          sql_command=["python", "-m", "demo_service", "sql", "{range}"])
+        result = migration_lint.check_lint(db.dsn, exec_settings, MigrationLint())
+        assert result.passed and result.evidence["source"] == f"alembic offline mode (0002:head) in container {name}"
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60)
+
+
+def test_an_online_only_env_py_is_linted_without_migrating(db: Db, tmp_path: Path) -> None:
+    assert migrations.apply_migrations(db.dsn, MigrationSettings(
+        path=str(alembic_folder(tmp_path / "old", third=None))))[0].passed
+    result = migration_lint.check_lint(db.dsn, MigrationSettings(path=str(alembic_folder(tmp_path / "new"))),
+                                       MigrationLint())
+    assert result.failed and "0003 line 3: require-concurrent-index-creation" in result.detail, result.summary()
+    assert migrations.current_version(db.dsn, "alembic") == "0002"
+    assert db.sql("SELECT count(*) FROM information_schema.columns WHERE table_name = 'items'"
+                  " AND column_name = 'description'") == "0"
