@@ -28,7 +28,7 @@ from pydantic import (
 from testinfra.backend import BACKENDS as TESTINFRA_BACKENDS
 
 from releasegate.checks import secrets
-from releasegate.checks._support import shell
+from releasegate.checks._support import shell, squawk
 from releasegate.checks.errors import (
     NotInRunbook,
 )
@@ -215,11 +215,18 @@ DEFAULT_WARN_RULES = ("prefer-robust-stmts", "prefer-bigint-over-int", "prefer-b
                       "prefer-identity", "prefer-text-field", "prefer-timestamptz", "ban-char-field")
 
 
+OWN_LINT_RULES = ("timeout-override",)  # releasegate's own findings beside squawk's
+
+
 def _rule_names(value: list[str]) -> list[str]:
     bad = [name for name in value if not _SQUAWK_RULE.match(name)]
     if bad:
         raise ValueError(f"not a squawk rule name: {', '.join(map(repr, bad))} (expected names such as"
                          " require-concurrent-index-creation)")
+    unknown = squawk.unknown_rule(n for n in value if n not in OWN_LINT_RULES)
+    if unknown is not None:
+        raise ValueError(f"squawk {squawk.version()} has no rule {unknown!r}; the rule names are squawk's"
+                         " (https://squawkhq.com/docs/rules) or timeout-override")
     return value
 
 

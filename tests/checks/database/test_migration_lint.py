@@ -123,8 +123,27 @@ def test_lint_settings_are_checked() -> None:
         MigrationLint(warn=["Ban Drop Column"])
     with pytest.raises(ValidationError, match="reason"):
         MigrationLint.model_validate({"waivers": [{"rule": "ban-drop-column", "migration": "0003", "reason": ""}]})
+    with pytest.raises(ValidationError, match=r"squawk 2\.[0-9.]+ has no rule 'no-such-rule'"):
+        MigrationLint(warn=["no-such-rule"])
+    with pytest.raises(ValidationError, match="has no rule 'ban-drop-colum'"):
+        MigrationLint.model_validate({"waivers": [{"rule": "ban-drop-colum", "migration": "3", "reason": "x"}]})
+    assert MigrationLint(fail=["timeout-override", "ban-drop-column"]).fail == ["timeout-override", "ban-drop-column"]
+    unchecked = MigrationLint.model_construct(fail=None, warn=["no-such-rule"], include=[], waivers=[], pg_version=None)
     with pytest.raises(migration_lint.LintError, match=r"lint\.warn: squawk .* has no rule 'no-such-rule'"):
-        migration_lint.check_rule_names(MigrationLint(warn=["no-such-rule"]))
+        migration_lint.check_rule_names(unchecked)
+
+
+def test_an_unknown_rule_in_the_runbook_is_one_line_naming_file_line_and_field(tmp_path: Path) -> None:
+    from releasegate.checks.runbook import load_runbook
+
+    path = tmp_path / "local.yaml"
+    path.write_text("name: local\ndatabase:\n  dsn: postgresql://u:p@127.0.0.1:5432/db\n  migrations:\n"
+                    "    lint:\n      warn: [require-concurrent-index-creatoin]\n")
+    with pytest.raises(Exception) as raised:
+        load_runbook(path, {})
+    message = str(raised.value)
+    assert len(message.splitlines()) == 1 and f"{path}:6" in message and "migrations.lint.warn" in message
+    assert "has no rule 'require-concurrent-index-creatoin'" in message
 
 
 def test_alembic_offline_output_is_split_per_revision() -> None:

@@ -23,9 +23,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -34,19 +32,18 @@ from pathlib import Path
 from typing import Any
 
 from releasegate.checks import secrets
-from releasegate.checks._support import shell
+from releasegate.checks._support import shell, squawk
 from releasegate.checks.database import connection as dbconn
 from releasegate.checks.database.migrations import alembic, container, runner, sqlfiles
 from releasegate.checks.database.migrations.settings import MigrationSettings
 from releasegate.checks.errors import CheckError
 from releasegate.checks.result import CheckResult
-from releasegate.checks.runbook.model import MigrationLint
+from releasegate.checks.runbook.model import OWN_LINT_RULES, MigrationLint
 
 DEFAULT_SQL_COMMAND = ("python", "-m", "alembic", "upgrade", "--sql", "{range}")
-SQUAWK_TIMEOUT_S = 120
 TIMEOUT_OVERRIDE = "timeout-override"
 COVERED_RULES = {"require-lock-timeout": "lock_timeout", "require-statement-timeout": "statement_timeout"}
-OWN_RULES = (TIMEOUT_OVERRIDE,)
+OWN_RULES = OWN_LINT_RULES
 
 # Rules whose statement holds a lock while PostgreSQL scans or rewrites the table: only statement_timeout
 # bounds how long. (Other findings take their lock briefly; waiting for it is bounded by lock_timeout.)
@@ -140,43 +137,24 @@ class LintReport:
 # --- squawk ------------------------------------------------------------------------------------------
 
 
-def squawk_binary() -> str:
-    """squawk beside this Python (the squawk-cli wheel installs it there), else on PATH."""
-    beside = Path(sys.executable).parent / "squawk"
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which("squawk")
-    if found:
-        return found
-    raise LintError("squawk not found: install the squawk-cli package (pip install squawk-cli) beside releasegate")
-
-
 def _squawk(arguments: list[str], *, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     try:
-        return subprocess.run([squawk_binary(), *arguments], input=stdin, capture_output=True, text=True,
-                              timeout=SQUAWK_TIMEOUT_S, check=False)
+        return squawk.run(arguments, stdin=stdin)
+    except FileNotFoundError as exc:
+        raise LintError(str(exc)) from None
     except subprocess.TimeoutExpired:
-        raise LintError(f"squawk still running after {SQUAWK_TIMEOUT_S}s") from None
-
-
-def squawk_version() -> str:
-    done = _squawk(["--version"])
-    return done.stdout.strip().removeprefix("squawk ").strip() or "unknown"
+        raise LintError(f"squawk still running after {squawk.TIMEOUT_S}s") from None
 
 
 def check_rule_names(lint: MigrationLint) -> None:
-    """Every rule the runbook names is one squawk knows (squawk itself says, for its --exclude option)."""
+    """Every rule the runbook names is one squawk knows (the model checks it at load time too)."""
     fields = [("fail", lint.fail or []), ("warn", lint.warn), ("include", lint.include),
               ("waivers", [w.rule for w in lint.waivers])]
     for where, names in fields:
-        theirs = sorted({n for n in names if n not in OWN_RULES})
-        if not theirs:
-            continue
-        done = _squawk([f"--exclude={','.join(theirs)}", "--stdin-filepath", "check.sql"], stdin="SELECT 1;\n")
-        match = re.search(r"invalid rule name (\S+)", done.stderr)
-        if match:
-            raise LintError(f"database.migrations.lint.{where}: squawk {squawk_version()} has no rule"
-                            f" {match.group(1)!r}; see https://squawkhq.com/docs/rules for the rule names")
+        unknown = squawk.unknown_rule(n for n in names if n not in OWN_RULES)
+        if unknown is not None:
+            raise LintError(f"database.migrations.lint.{where}: squawk {squawk.version()} has no rule"
+                            f" {unknown!r}; see https://squawkhq.com/docs/rules for the rule names")
 
 
 def run_squawk(migrations: list[PendingMigration], *, pg_version: str | None = None, include: Sequence[str] = (),
@@ -335,7 +313,7 @@ def lint_pending(dsn: str, settings: MigrationSettings, lint: MigrationLint) -> 
     for migration in migrations:
         findings += timeout_overrides(migration, session)
     unused = judge(findings, migrations, lint, session)
-    return LintReport(migrations, findings, how, revision, squawk_version(), pg_version, session, unused,
+    return LintReport(migrations, findings, how, revision, squawk.version(), pg_version, session, unused,
                       time.monotonic() - started)
 
 
