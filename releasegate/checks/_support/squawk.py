@@ -24,14 +24,18 @@ def binary() -> str | None:
     return str(beside) if beside.is_file() else shutil.which("squawk")
 
 
-def run(arguments: list[str], *, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """squawk with an argument list (never a shell); FileNotFoundError when it is not installed."""
+def run(arguments: list[str], *, stdin: str | None = None, cwd: str | None = None) -> subprocess.CompletedProcess[str]:
+    """squawk with an argument list (never a shell); FileNotFoundError when it is not installed.
+
+    ``cwd``: squawk reads a ``.squawk.toml`` found from its working folder upwards; the lint runs it in
+    its own temporary folder, so the runbook alone says which rules apply.
+    """
     found = binary()
     if found is None:
         raise FileNotFoundError("squawk not found: install the squawk-cli package (pip install squawk-cli)"
                                 " beside releasegate")
     return subprocess.run([found, *arguments], input=stdin, capture_output=True, text=True, timeout=TIMEOUT_S,
-                          check=False)
+                          cwd=cwd, check=False)
 
 
 @functools.lru_cache(maxsize=8)

@@ -137,9 +137,10 @@ class LintReport:
 # --- squawk ------------------------------------------------------------------------------------------
 
 
-def _squawk(arguments: list[str], *, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def _squawk(arguments: list[str], *, stdin: str | None = None, cwd: str | None = None
+            ) -> subprocess.CompletedProcess[str]:
     try:
-        return squawk.run(arguments, stdin=stdin)
+        return squawk.run(arguments, stdin=stdin, cwd=cwd)
     except FileNotFoundError as exc:
         raise LintError(str(exc)) from None
     except subprocess.TimeoutExpired:
@@ -175,7 +176,7 @@ def run_squawk(migrations: list[PendingMigration], *, pg_version: str | None = N
         if pg_version:
             arguments.append(f"--pg-version={pg_version}")
         arguments.append("--assume-in-transaction" if assume_in_transaction else "--no-assume-in-transaction")
-        done = _squawk([*arguments, *by_file])
+        done = _squawk([*arguments, *by_file], cwd=folder)
     if done.returncode not in (0, 1):
         raise LintError(f"squawk failed: {_first_line(done.stderr) or f'exit status {done.returncode}'}")
     try:
