@@ -2,6 +2,7 @@
 
 serve        run the HTTP server on $PORT (the image's default command)
 migrate      ``alembic upgrade head`` against $DATABASE_URL with the migrations this image ships
+sql RANGE    print the SQL of ``alembic upgrade RANGE`` (offline mode: ``0002:head``), connecting to nothing
 revision     print the database's current alembic revision
 healthcheck  exit 0 when GET /health on $PORT answers 200 (the image's HEALTHCHECK)
 """
@@ -58,6 +59,18 @@ def migrate() -> int:
     return 0
 
 
+def sql() -> int:
+    """The SQL that ``migrate`` would run from one revision to another (releasegate lints it before a release)."""
+    from alembic import command
+
+    if len(sys.argv) != 3:
+        print("usage: python -m demo_service sql FROM:TO (for example 0002:head, or head from an empty database)",
+              file=sys.stderr)
+        return 2
+    command.upgrade(_alembic_config(), sys.argv[2], sql=True)  # type: ignore[arg-type]
+    return 0
+
+
 def revision() -> int:
     from demo_service import db
 
@@ -74,7 +87,7 @@ def healthcheck() -> int:
         return 1
 
 
-COMMANDS = {"serve": serve, "migrate": migrate, "revision": revision, "healthcheck": healthcheck}
+COMMANDS = {"serve": serve, "migrate": migrate, "sql": sql, "revision": revision, "healthcheck": healthcheck}
 
 if __name__ == "__main__":
     name = sys.argv[1] if len(sys.argv) > 1 else "serve"

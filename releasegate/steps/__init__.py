@@ -6,4 +6,5 @@ Each step parses its phrase, calls one library function, records its undo and re
 The modules are not imported here: pytest imports each as a plugin (assertion rewriting needs that).
 """
 
-__all__ = ["database", "deploy", "http", "load", "manual", "operations", "preflight", "release", "slo"]
+__all__ = ["database", "deploy", "http", "load", "manual", "migration_safety", "operations", "preflight", "release",
+           "slo"]

@@ -10,7 +10,9 @@ the run's database state, migrations and their rollback, and the steps of the st
 - ``migrations``: alembic or SQL files, in a container or on the host, and the reversibility check;
 - ``state``: what one run recorded (revision before, backup, fingerprint, migration run);
 - ``rollback``: the runbook's rollback policy, run from the recorded state by the rollback plan;
-- ``stage``: ``DatabaseStage``, one method per step of the stage.
+- ``stage``: ``DatabaseStage``, one method per step of the stage;
+- ``proven``: the latest backup restored into a scratch database, the newest backup's age;
+- ``safety``: ``SafetyStage``, the migration safety gate's steps (lint, lock bounds, proven backup, idempotency).
 """
 
 from releasegate.checks.database.backup import (
@@ -29,8 +31,10 @@ from releasegate.checks.database.fingerprint import (
     take_fingerprint,
 )
 from releasegate.checks.database.migrations import MigrationRun, MigrationSettings
+from releasegate.checks.database.proven import check_backup_age, check_backup_restores, latest_backup
 from releasegate.checks.database.rollback import ACTION as ROLLBACK_ACTION
 from releasegate.checks.database.rollback import POLICIES, RollbackRequest, roll_back, rollback_action
+from releasegate.checks.database.safety import SafetyStage
 from releasegate.checks.database.stage import DatabaseStage, StageJournal, no_database_section
 from releasegate.checks.database.state import DatabaseState, load_state, state_file_for, update_state
 
@@ -45,9 +49,13 @@ __all__ = [
     "MigrationRun",
     "MigrationSettings",
     "RollbackRequest",
+    "SafetyStage",
     "StageJournal",
+    "check_backup_age",
+    "check_backup_restores",
     "check_nothing_lost",
     "cleanup_old_backups",
+    "latest_backup",
     "load_state",
     "no_database_section",
     "restore_backup",

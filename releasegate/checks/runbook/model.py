@@ -28,7 +28,7 @@ from pydantic import (
 from testinfra.backend import BACKENDS as TESTINFRA_BACKENDS
 
 from releasegate.checks import secrets
-from releasegate.checks._support import shell
+from releasegate.checks._support import shell, squawk
 from releasegate.checks.errors import (
     NotInRunbook,
 )
@@ -209,6 +209,53 @@ class Deploy(_Model):
         return value
 
 
+_SQUAWK_RULE = re.compile(r"^[a-z][a-z0-9-]*$")
+# squawk's rules about column and index style, not about locks or breaking clients: they only warn by default
+DEFAULT_WARN_RULES = ("prefer-robust-stmts", "prefer-bigint-over-int", "prefer-bigint-over-smallint",
+                      "prefer-identity", "prefer-text-field", "prefer-timestamptz", "ban-char-field")
+
+
+OWN_LINT_RULES = ("timeout-override",)  # releasegate's own findings beside squawk's
+
+
+def _rule_names(value: list[str]) -> list[str]:
+    bad = [name for name in value if not _SQUAWK_RULE.match(name)]
+    if bad:
+        raise ValueError(f"not a squawk rule name: {', '.join(map(repr, bad))} (expected names such as"
+                         " require-concurrent-index-creation)")
+    unknown = squawk.unknown_rule(n for n in value if n not in OWN_LINT_RULES)
+    if unknown is not None:
+        raise ValueError(f"squawk {squawk.version()} has no rule {unknown!r}; the rule names are squawk's"
+                         " (https://squawkhq.com/docs/rules) or timeout-override")
+    return value
+
+
+class LintWaiver(_Model):
+    rule: Annotated[str, AfterValidator(lambda v: _rule_names([v])[0])]
+    migration: str = Field(min_length=1, description="the alembic revision, or the SQL file's version or name")
+    reason: str = Field(min_length=1, description="why the finding is safe, and who reviewed it")
+
+
+class MigrationLint(_Model):
+    fail: Annotated[list[str], AfterValidator(_rule_names)] | None = Field(
+        default=None, description="squawk rules whose findings fail the gate (default: every rule not in warn)")
+    warn: Annotated[list[str], AfterValidator(_rule_names)] = Field(
+        default_factory=lambda: list(DEFAULT_WARN_RULES), description="squawk rules whose findings only warn")
+    include: Annotated[list[str], AfterValidator(_rule_names)] = Field(
+        default_factory=list, description="squawk's opt-in rules to check as well")
+    waivers: list[LintWaiver] = Field(default_factory=list, description="reviewed findings: rule + migration +"
+                                      " reason, recorded in the evidence")
+    pg_version: str | None = Field(default=None, pattern=r"^[0-9]+(\.[0-9]+)*$",
+                                   description="the PostgreSQL version squawk judges for (default: the server's)")
+
+    @model_validator(mode="after")
+    def _fail_or_warn(self) -> MigrationLint:
+        both = sorted(set(self.fail or ()) & set(self.warn))
+        if both:
+            raise ValueError(f"rules both in fail and warn: {', '.join(both)}; keep each in one list")
+        return self
+
+
 class Migrations(_Model):
     tool: Literal["alembic", "sql"] = "alembic"
     run: Literal["host", "container"] = "host"
@@ -227,11 +274,22 @@ class Migrations(_Model):
         default=None, description="run: container without a container: docker run this image ({version}: the"
         " release) on the host network with DATABASE_URL"
     )
+    sql_command: list[str] | None = Field(
+        default=None, description="run: container: the command printing the pending migrations' SQL (alembic"
+        " offline mode); {range} is FROM:head (default: python -m alembic upgrade --sql {range})"
+    )
+    lint: MigrationLint = Field(default_factory=MigrationLint, description="the safety lint (squawk) of the"
+                                " pending migrations")
 
     @field_validator("downgrade_command")
     @classmethod
     def _downgrade_script(cls, value: list[str] | None) -> list[str] | None:
         return None if value is None else shell.check_argv(value, ("revision",))
+
+    @field_validator("sql_command")
+    @classmethod
+    def _sql_script(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else shell.check_argv(value, ("range",))
 
 
 class Backup(_Model):

@@ -44,13 +44,14 @@ def schema_shape(dsn: str) -> list[str]:
 
 
 @contextmanager
-def scratch_copy(dsn: str, *, creator_dsn: str | None = None,
-                 step: str = "scratch copy") -> Iterator[tuple[str, str]]:
+def scratch_copy(dsn: str, *, creator_dsn: str | None = None, step: str = "scratch copy",
+                 empty: bool = False) -> Iterator[tuple[str, str]]:
     """A throw-away copy of the database: ``CREATE DATABASE ... TEMPLATE``, or dump/restore while it is in use.
 
     ``creator_dsn`` is a role allowed to CREATE DATABASE on the same server (default: ``dsn``'s);
     the copy is owned by ``dsn``'s user, who migrates it. Yields (dsn of the copy, how it was
-    made); the copy is dropped afterwards, also when making it failed halfway.
+    made); the copy is dropped afterwards, also when making it failed halfway. ``empty``: a new
+    empty database instead of a copy (to restore a backup into).
     """
     import psycopg
 
@@ -59,13 +60,13 @@ def scratch_copy(dsn: str, *, creator_dsn: str | None = None,
     creator = dbconn.with_database(creator_dsn or dsn, "postgres")
     owner = dbconn.user_name(dsn)
     owned = sql.SQL(" OWNER {}").format(sql.Identifier(owner)) if creator_dsn and owner else sql.SQL("")
-    how = "CREATE DATABASE ... TEMPLATE"
+    how = "CREATE DATABASE (empty)" if empty else "CREATE DATABASE ... TEMPLATE"
     created = False
     try:
         with dbconn.connect(creator, step=step) as conn:
             try:
                 conn.execute(sql.SQL("CREATE DATABASE {}{} TEMPLATE {}").format(
-                    sql.Identifier(scratch), owned, sql.Identifier(source)))
+                    sql.Identifier(scratch), owned, sql.Identifier("template0" if empty else source)))
                 created = True
             except psycopg.errors.ObjectInUse:
                 how = "pg_dump | pg_restore (the database is in use, so it cannot be a template)"

@@ -27,6 +27,7 @@ class MigrationSettings:
     image: str | None = None
     command: list[str] | None = None
     downgrade_command: list[str] | None = None
+    sql_command: list[str] | None = None  # prints the pending migrations' SQL (offline mode) in the container
     timeout_s: float = 300.0
     lock_timeout_s: float = 10.0
 
@@ -49,11 +50,14 @@ class MigrationSettings:
         """alembic runs in a container and no host copy of its migrations is named (``path``)."""
         return self.run == "container" and not self.path
 
+    def session_settings(self) -> dict[str, int]:
+        """The settings of every migration session, in milliseconds: lock and statement timeouts."""
+        # statement_timeout too: a migration stopped at timeout_s must not keep running on the server
+        return {"lock_timeout": int(self.lock_timeout_s * 1000), "statement_timeout": int(self.timeout_s * 1000)}
+
     def session_options(self) -> str:
         """``PGOPTIONS`` of every migration session: lock and statement timeouts."""
-        # statement_timeout too: a migration stopped at timeout_s must not keep running on the server
-        return (f"-c lock_timeout={int(self.lock_timeout_s * 1000)}"
-                f" -c statement_timeout={int(self.timeout_s * 1000)}")
+        return " ".join(f"-c {name}={value}" for name, value in self.session_settings().items())
 
     def environment(self, dsn: str) -> dict[str, str]:
         """The process environment of a migration command: ``DATABASE_URL`` and the session options."""
@@ -95,4 +99,5 @@ def settings_for(config: Migrations, root: Path, version: str | None = None) -> 
     return MigrationSettings(tool=config.tool, run=config.run, path=path, container=config.container, image=image,
                              command=list(config.command) if config.command else None,
                              downgrade_command=list(config.downgrade_command) if config.downgrade_command else None,
+                             sql_command=list(config.sql_command) if config.sql_command else None,
                              timeout_s=float(config.timeout_s), lock_timeout_s=float(config.lock_timeout_s))
