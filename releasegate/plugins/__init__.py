@@ -10,6 +10,7 @@ state through ``config.stash`` keys (each defined by the plugin that owns the va
     halt          stop the line: halt file, skips, the post-rollback gate  HALT_LINE_KEY
     barrier       under xdist, a stage starts once every earlier stage finished
     rollback      on the controller: decide, run the plan once; SIGTERM, --rollback-only
+    lock          one release at a time per environment; release windows  LOCK_KEY
     notifications webhook messages at start, rollback and finish
     dryrun        --dry-run: the plan, only read-only scenarios run      DRY_RUN_KEY
     safety        approval of destructive stages, @manual confirmations  SAFETY_KEY
@@ -39,6 +40,7 @@ pytest_plugins = [
     "releasegate.plugins.halt",
     "releasegate.plugins.barrier",
     "releasegate.plugins.rollback",
+    "releasegate.plugins.lock",
     "releasegate.plugins.notifications",
     "releasegate.plugins.summary",
     "releasegate.plugins.signoff",
