@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -102,6 +103,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--override-window", action="store", dest="releasegate_override_window", default=None,
                     metavar="REASON", help="release outside the runbook's release windows; the reason and who gave"
                     " it are recorded")
+    parser.addini("releasegate_lock_dir", "folder of the release locks without a database, shared by every run of"
+                  " an environment (default: <journal dir>/locks)", default="")
+
+
+def lock_dir(config: pytest.Config) -> Path:
+    """Where lock directories and break records live: ``<journal dir>/locks``, or the ini ``releasegate_lock_dir``."""
+    value = str(config.getini("releasegate_lock_dir"))
+    if not value:
+        return journal_dir(config) / "locks"
+    path = Path(value)
+    return path if path.is_absolute() else config.rootpath / path
 
 
 def lock_timeout(config: pytest.Config) -> float:
@@ -189,7 +201,7 @@ class ReleaseGate:
         environment = self.environment()
         if runbook is None or environment is None:
             return None
-        lock = lock_for(environment, runbook.database.dsn if runbook.database else None, journal_dir(self.config))
+        lock = lock_for(environment, runbook.database.dsn if runbook.database else None, lock_dir(self.config))
         self.state.backend = lock.NAME
         return lock
 

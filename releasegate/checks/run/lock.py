@@ -269,9 +269,10 @@ def advisory_key(environment: str) -> int:
 
 
 def holder_comment(holder: Holder) -> str:
-    """The holder as a SQL comment: JSON whose every "/" is escaped, so that neither "*/" nor "/*" can occur."""
+    """The holder as a SQL comment: JSON with every "*" written as a unicode escape, so that neither "*/" nor a
+    nested "/*" can occur in it."""
     data = {k: (v[:FIELD_MAX] if isinstance(v, str) else v) for k, v in holder.as_dict().items()}
-    text = json.dumps(data, ensure_ascii=True).replace("/", "\\/")
+    text = json.dumps(data, ensure_ascii=True).replace("*", "\\u002a")
     return f"/* {HOLDER_MARK} {text} */"
 
 
@@ -486,9 +487,9 @@ class DirectoryLock(ReleaseLock):
         return before
 
 
-def lock_for(environment: str, database_dsn: str | None, journal_dir: Path) -> ReleaseLock:
-    """The environment's lock: PostgreSQL when the runbook has a database, else a directory beside the journals."""
-    locks = journal_dir / "locks"
+def lock_for(environment: str, database_dsn: str | None, locks: Path) -> ReleaseLock:
+    """The environment's lock: PostgreSQL when the runbook has a database, else a directory in ``locks``
+    (``<journal dir>/locks`` unless the ini value ``releasegate_lock_dir`` names a folder all runs share)."""
     if database_dsn:
         return PostgresLock(environment, database_dsn, locks)
     return DirectoryLock(environment, locks)
