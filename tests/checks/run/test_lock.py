@@ -1,4 +1,4 @@
-"""The release lock's backends: a lock directory (stale when its process is gone) and a real PostgreSQL advisory lock."""
+"""The release lock's backends: a lock directory (stale when its process is gone), a real PostgreSQL advisory lock."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.database import Db, db, pg  # noqa: F401  (fixtures)
+from support.database import Db
 
 from releasegate.checks.run.lock import (
     FREE,

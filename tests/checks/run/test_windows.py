@@ -1,4 +1,4 @@
-"""Release windows with a fixed clock: inside, outside, a freeze, the next allowed time across a week and a DST change."""
+"""Release windows, fixed clock: inside, outside, a freeze, the next allowed time across a week and a DST change."""
 
 from __future__ import annotations
 
