@@ -16,7 +16,7 @@ from pathlib import Path
 
 from releasegate.checks import secrets
 from releasegate.checks.errors import ConfigError
-from releasegate.checks.run.lock import FREE, LockError, lock_for, this_operator
+from releasegate.checks.run.lock import FREE, LockError, lock_for_runbook, this_operator
 from releasegate.checks.runbook.loader import load_runbook, runbook_path
 
 EXIT_FREE, EXIT_HELD, EXIT_BACKEND, EXIT_USAGE = 0, 1, 3, 4
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"releasegate lock: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    lock = lock_for(args.env, runbook.database.dsn if runbook.database else None, Path(args.lock_dir))
+    lock = lock_for_runbook(args.env, runbook, Path(args.lock_dir))
     try:
         if args.command == "status":
             status = lock.status()

@@ -45,7 +45,7 @@ from releasegate.checks.run.lock import (
     LockStatus,
     ReleaseLock,
     holder_for,
-    lock_for,
+    lock_for_runbook,
     this_operator,
 )
 from releasegate.checks.run.windows import WindowCheck
@@ -201,7 +201,7 @@ class ReleaseGate:
         environment = self.environment()
         if runbook is None or environment is None:
             return None
-        lock = lock_for(environment, runbook.database.dsn if runbook.database else None, lock_dir(self.config))
+        lock = lock_for_runbook(environment, runbook, lock_dir(self.config))
         self.state.backend = lock.NAME
         return lock
 
@@ -264,7 +264,8 @@ class ReleaseGate:
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
         journal = self.journal
         if journal is not None and not self.distributed and not self.tried and not self.dry_run \
-                and self.state.blocked is None and self.changes_something(item):
+                and self.state.blocked is None and self.config.stash[HALT_LINE_KEY].current() is None \
+                and self.changes_something(item):
             self.take_lock(journal)
         return (yield)
 

@@ -1,8 +1,8 @@
 """One release at a time per environment: a release lock with its holder, behind one small interface.
 
-Which backend holds the lock (``lock_for``):
+Which backend holds the lock (``lock_for_runbook``):
 
-- the runbook has a ``database:`` -> ``PostgresLock``: a session advisory lock
+- the runbook has a ``database:`` (and no ``stack:``) -> ``PostgresLock``: a session advisory lock
   (``pg_try_advisory_lock(NAMESPACE, key)``, the key derived from the environment name) on a connection
   of its own (the runbook's ``dsn``) held open for the whole run. PostgreSQL frees it when that session
   ends, so a killed run cannot keep it. The holder record travels in a comment of the locking
@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 from filelock import FileLock
@@ -49,6 +49,9 @@ from filelock import FileLock
 from releasegate.checks import secrets
 from releasegate.checks._support import processes
 from releasegate.checks.errors import CheckError
+
+if TYPE_CHECKING:
+    from releasegate.checks.runbook.model import Runbook
 
 NAMESPACE = 0x52474C4B  # "RGLK": pg_locks.classid of every releasegate lock
 HOLDER_MARK = "releasegate-lock"
@@ -485,6 +488,15 @@ class DirectoryLock(ReleaseLock):
             before = self.status()
             self._remove()
         return before
+
+
+def lock_for_runbook(environment: str, runbook: Runbook, locks: Path) -> ReleaseLock:
+    """The lock a run of ``runbook`` takes, the same with or without xdist and from the CLI.
+
+    A runbook with a ``stack:`` section gets the directory lock even with a database: its database is
+    the one the run itself starts (on the first scenario), so it cannot hold a lock taken before that.
+    """
+    return lock_for(environment, runbook.database.dsn if runbook.database and not runbook.stack else None, locks)
 
 
 def lock_for(environment: str, database_dsn: str | None, locks: Path) -> ReleaseLock:
