@@ -329,3 +329,21 @@ def test_a_bad_window_in_the_runbook_is_one_line(release: Callable[..., Release]
     assert result.returncode == 4
     lines = [line for line in (result.stderr + result.stdout).splitlines() if "Mars/Olympus" in line]
     assert lines and "unknown time zone 'Mars/Olympus'" in lines[0] and "release.windows.timezone" in lines[0]
+
+
+def test_under_xdist_the_controller_takes_the_lock_before_any_scenario_is_handed_out(
+        project: Release, holding: subprocess.Popen[str]) -> None:
+    blocked = run(project, "b", "-n", "2")
+    assert blocked.returncode == 1, blocked.stdout
+    assert "releasegate: release blocked: environment local is locked by release 1.1.0" in blocked.stdout
+    b = journal_of(project, second_pid(project, holding.pid))
+    assert b.events("stage_completed") == [] and b.events("lock_blocked")
+    (project.root / "go").touch()
+    finish(holding)
+    again = run(project, "c", "-n", "2")
+    assert again.returncode == 0, again.stdout
+    latest = project.journal()
+    acquired = times(latest, "lock_acquired")
+    assert len(acquired) == 1 and acquired[0] < min(times(latest, "scenario_started"))
+    changes = times(latest, "stage_completed")
+    assert changes and times(latest, "lock_released")[0] > max(changes)

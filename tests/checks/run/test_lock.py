@@ -248,3 +248,14 @@ def test_an_unreachable_database_is_one_line_without_the_password(tmp_path: Path
         lock.acquire(holder())
     assert "s3cret-Pw" not in str(caught.value) and "\n" not in str(caught.value)
     assert "release lock" in str(caught.value)
+
+
+def test_a_runbook_with_a_database_gets_postgres_unless_it_starts_its_own_stack(tmp_path: Path) -> None:
+    from releasegate.checks.run.lock import lock_for_runbook
+    from releasegate.checks.runbook.model import Runbook
+
+    base = {"name": "prod", "database": {"dsn": "postgresql://app@127.0.0.1:1/app"}}
+    assert isinstance(lock_for_runbook("prod", Runbook.model_validate(base), tmp_path), PostgresLock)
+    local = Runbook.model_validate({**base, "stack": {"kind": "local"}})
+    assert isinstance(lock_for_runbook("local", local, tmp_path), DirectoryLock)
+    assert isinstance(lock_for_runbook("x", Runbook.model_validate({"name": "x"}), tmp_path), DirectoryLock)
