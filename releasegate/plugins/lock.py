@@ -6,6 +6,7 @@
   time. ``--override-window "REASON"`` lets it run; the override, its reason and who gave it (the
   approver, else ``$USER``) go to the journal (``window_overridden``) and the sign-off. On a runbook
   with ``require_approval: true`` the override needs ``--approve NAME`` / ``RELEASEGATE_APPROVED_BY``.
+  ``--rollback-only`` is never held back by a window: it restores the previous state.
 - The release lock (``checks.run.lock``: PostgreSQL advisory lock when the runbook has a database,
   else a lock directory beside the journals) is taken right before the first scenario that changes
   anything (a destructive stage, or a step not declared read-only); under xdist when the workers
@@ -234,7 +235,9 @@ class ReleaseGate:
                        next_allowed=checked.next_allowed.isoformat() if checked.next_allowed else None)
         if checked.allowed:
             return
-        if self.dry_run:
+        if self.rollback_only:  # undoing a dead run restores the previous state: no window or freeze stops it
+            self.say(f"--rollback-only runs outside the release window: {checked.describe()}")
+        elif self.dry_run:
             self.say(f"dry run: a release now would be BLOCKED: {checked.describe()}")
         elif self.override is not None:
             by = this_operator(self.approver()) or "unknown"
@@ -300,7 +303,7 @@ class ReleaseGate:
             acquired = lock.acquire(holder, self.timeout_s, on_wait=waiting)
         except LockError as exc:
             journal.append("lock_blocked", backend=self.state.backend, error=str(exc))
-            self.block(f"{BLOCKED_PREFIX}: cannot take the release lock: {exc}", "locked")
+            self.block(f"{BLOCKED_PREFIX}, the lock cannot be taken: {exc}", "locked")
             return
         self.state.acquired = acquired
         if not acquired.acquired:

@@ -347,3 +347,13 @@ def test_under_xdist_the_controller_takes_the_lock_before_any_scenario_is_handed
     assert len(acquired) == 1 and acquired[0] < min(times(latest, "scenario_started"))
     changes = times(latest, "stage_completed")
     assert changes and times(latest, "lock_released")[0] > max(changes)
+
+
+def test_rollback_only_is_never_held_back_by_a_window(release: Callable[..., Release]) -> None:
+    project = windowed(release)
+    assert run(project, "a", "--override-window", "hotfix").returncode == 0
+    resume = run(project, "b", "--rollback-only")
+    assert "releasegate: --rollback-only runs outside the release window: in the freeze 'audit'" in resume.stdout
+    assert "release blocked" not in resume.stdout
+    assert [e["stage"] for e in project.events("rollback_action_done")] == ["deploy"]
+    assert project.events("lock_acquired")  # it took the lock, as a release does

@@ -318,7 +318,7 @@ class PostgresLock(ReleaseLock):
             return psycopg.connect(self.dsn, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True,
                                    application_name=APPLICATION_NAME, keepalives=1, keepalives_idle=30)
         except Exception as exc:
-            raise LockError(f"release lock: {describe(exc, self.dsn, 'lock')}") from None
+            raise LockError(describe(exc, self.dsn, "release lock")) from None
 
     def _try(self, holder: Holder) -> tuple[bool, LockStatus | None]:
         if self._conn is None:
