@@ -444,7 +444,10 @@ class DirectoryLock(ReleaseLock):
             return LockStatus(self.environment, self.NAME, FREE, None, str(self.path))
         holder = self._read()
         if holder is None:
-            age = time.time() - self.path.stat().st_mtime
+            try:
+                age = time.time() - self.path.stat().st_mtime
+            except FileNotFoundError:  # given back meanwhile
+                return LockStatus(self.environment, self.NAME, FREE, None, str(self.path))
             if age < FRESH_DIR_S:
                 return LockStatus(self.environment, self.NAME, HELD, None, f"{self.path} (being taken)")
             return LockStatus(self.environment, self.NAME, STALE, None, f"{self.path}: no {HOLDER_FILE}")
