@@ -1,4 +1,4 @@
-"""The ``releasegate`` command: ``releasegate --version``, ``releasegate init``, ``releasegate judge``.
+"""The ``releasegate`` command: ``releasegate --version``, ``init``, ``judge``, ``lock status|break``.
 
 Each subcommand is a module with ``main(argv) -> int``, named in ``COMMANDS`` by its dotted path and
 imported only when it runs, so ``releasegate --help`` imports none of them and a subcommand whose
@@ -19,6 +19,7 @@ USAGE_ERROR = 4  # as pytest's own usage error, and releasegate's for every bad 
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("releasegate.cli.init:main", "scaffold releasegate in a repository (features, runbook, ini, CI job)"),
     "judge": ("releasegate.cli.judge:main", "judge a canary from recorded measurements"),
+    "lock": ("releasegate.cli.lock:main", "who holds an environment's release lock; break a stale one"),
 }
 
 Command = Callable[[list[str] | None], int]

@@ -15,6 +15,7 @@ keys (each defined by the plugin that owns the value) and hooks.py:
     halt          stop the line: halt file, skips, the post-rollback gate  HALT_LINE_KEY
     barrier       under xdist, a stage starts once every earlier stage finished
     rollback      on the controller: decide, run the plan once; SIGTERM, --rollback-only
+    lock          one release at a time per environment; release windows  LOCK_KEY
     notifications webhook messages at start, rollback and finish
     dryrun        --dry-run: the plan, only read-only scenarios run      DRY_RUN_KEY
     safety        approval of destructive stages, @manual confirmations  SAFETY_KEY
@@ -48,6 +49,7 @@ PLUGINS = [
     "releasegate.plugins.halt",
     "releasegate.plugins.barrier",
     "releasegate.plugins.rollback",
+    "releasegate.plugins.lock",
     "releasegate.plugins.notifications",
     "releasegate.plugins.summary",
     "releasegate.plugins.signoff",

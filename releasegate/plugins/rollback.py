@@ -34,6 +34,7 @@ from releasegate.plugins.dryrun import DRY_RUN_KEY
 from releasegate.plugins.environment import RUNBOOK_KEY
 from releasegate.plugins.halt import HALT_LINE_KEY
 from releasegate.plugins.journal import JOURNAL_KEY, journal_to_roll_back
+from releasegate.plugins.lock import LOCK_KEY
 from releasegate.plugins.outcomes import interrupted_by_a_person, is_crash
 from releasegate.plugins.safety import SAFETY_KEY
 from releasegate.plugins.stages import SCENARIOS_KEY
@@ -105,6 +106,10 @@ class RollbackController:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:
         if self.rollback_only and self.journal is not None:
+            blocked = self.config.stash[LOCK_KEY].blocked
+            if blocked is not None:  # another run holds the environment's lock: run nothing
+                self._record(RollbackDecision(decision.NONE, blocked))
+                return
             if self.config.stash.get(DRY_RUN_KEY, False):
                 self._print_lines(dry_run_rollback_plan(journal_to_roll_back(self.config)))
             self.decide(decision.RollbackOnly())  # under --dry-run the policy answers "none"

@@ -26,6 +26,7 @@ from releasegate.checks.errors import ConfigError
 from releasegate.checks.run.decision import EXIT_CODES, RunSummary, Verdict, verdict
 from releasegate.plugins.environment import RUNBOOK_KEY, SELECTION_KEY
 from releasegate.plugins.journal import JOURNAL_KEY
+from releasegate.plugins.lock import LOCK_KEY
 from releasegate.plugins.reporting import git_sha
 from releasegate.plugins.safety import SAFETY_KEY
 from releasegate.plugins.summary import SUMMARY_KEY
@@ -113,6 +114,7 @@ def render(config: pytest.Config, summary: RunSummary, decided: Verdict) -> str:
         f"| Approver | {f'{approval.name} ({approval.source})' if approval else 'none'}"
         f"{' (approval required)' if safety.require_approval else ''} |",
         f"| Run journal | {journal.path if journal else 'none'} |",
+        *config.stash[LOCK_KEY].signoff_rows(),
         f"| Finished at | {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} |",
         "",
     ]

@@ -6,9 +6,11 @@ typed per kind in ``options``, the ``stack:`` section in ``stack``.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, overload
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from packaging.version import InvalidVersion
 from packaging.version import Version as Pep440Version
@@ -131,9 +133,87 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
 
 
+_DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOURS = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-(([01][0-9]|2[0-3]):([0-5][0-9])|24:00)$")
+
+
+class AllowedWindow(_Model):
+    days: list[str] = Field(default_factory=lambda: list(_DAY_NAMES[:5]), description="mon ... sun; default mon-fri")
+    hours: str = Field(default="00:00-24:00", description="HH:MM-HH:MM local time, end excluded (24:00: midnight)")
+
+    @field_validator("days", mode="before")
+    @classmethod
+    def _days(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            found = [str(day).lower()[:3] if isinstance(day, str) else day for day in value]
+            unknown = [day for day in found if day not in _DAY_NAMES]
+            if unknown or not found:
+                raise ValueError(f"expected days among {', '.join(_DAY_NAMES)}, got {value!r}")
+            return found
+        return value
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        match = _HOURS.match(value)
+        if match is None:
+            raise ValueError(f"expected hours such as 09:00-17:00 (local time, 24-hour clock), got {value!r}")
+        start, end = value.split("-")
+        if end != "24:00" and end <= start:
+            raise ValueError(f"hours {value!r}: the end must be after the start (a window ends by midnight;"
+                             " write two windows for a night)")
+        return value
+
+    @property
+    def start(self) -> dt.time:
+        hour, minute = self.hours.split("-")[0].split(":")
+        return dt.time(int(hour), int(minute))
+
+    @property
+    def end(self) -> dt.time | None:
+        """The end, or None for midnight at the end of the day (24:00)."""
+        text = self.hours.split("-")[1]
+        if text == "24:00":
+            return None
+        hour, minute = text.split(":")
+        return dt.time(int(hour), int(minute))
+
+    def describe(self) -> str:
+        return f"{','.join(self.days)} {self.hours}"
+
+
+class Freeze(_Model):
+    name: Name
+    start: dt.date = Field(alias="from", description="first frozen day (local), YYYY-MM-DD")
+    end: dt.date = Field(alias="to", description="last frozen day (local, included), YYYY-MM-DD")
+    reason: Name
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Freeze:
+        if self.end < self.start:
+            raise ValueError(f"freeze {self.name!r}: to ({self.end}) is before from ({self.start})")
+        return self
+
+
+class ReleaseWindows(_Model):
+    timezone: str = Field(default="UTC", description="IANA time zone of days, hours and freezes, e.g. Europe/Berlin")
+    allowed: list[AllowedWindow] = Field(default_factory=list, description="when releases may start; empty: any time")
+    freezes: list[Freeze] = Field(default_factory=list, description="named date ranges without releases")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin or UTC") from None
+        return value
+
+
 class Release(_Model):
     version: ReleaseVersion | None = None
     previous_version: ReleaseVersion | None = None
+    windows: ReleaseWindows | None = Field(default=None, description="when releases are allowed, and freezes")
 
 
 class Service(_Model):
