@@ -66,7 +66,8 @@ class BlueGreen(SlotStrategy):
         """Switch the router back to the previous colour (started again if gone), then stop the release's colour."""
         target = target_from_record(record)
         control = target.slot_control()
-        name = f"switch {record.service_name} back to {record.previous_colour} ({record.previous_version})"
+        name = (f"switch {record.service_name} back to {record.previous_colour or 'the previous colour'}"
+                f" ({record.previous_version or 'the previous version'})")
         if control is None:  # the strategy was refused there: it changed nothing
             return CheckResult.ok(name, f"nothing to undo: {record.strategy} never runs on {target.NAME}",
                                   "previous version serving")
