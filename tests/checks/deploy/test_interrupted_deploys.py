@@ -253,3 +253,19 @@ def test_an_undo_without_a_colour_stops_only_what_receives_no_traffic(
     undone = strategies.rollback(empty.as_dict())
     assert undone.passed, undone.summary()
     assert served_version(router) == "1.1.0" and running(released) == {"blue0": "1.0.0", "green1": "1.1.0"}
+
+
+def test_rolling_interrupted_between_two_instances_rolls_the_replaced_one_back(
+    docker_target: Callable[..., DockerTarget], router: Router, tmp_path: Path
+) -> None:
+    target = docker_target(instances=2)
+    first = strategies.deploy(target, SERVICE, "1.0.0", "recreate", router=router, router_settings=settings(router))
+    assert first.passed, first.result.summary()
+    path = tmp_path / "run.jsonl"
+    deploy_until_death(target, router, path, "rolling", about_to("replace slot 1"))
+    assert running(target) == {"blue0": "1.1.0", "blue1": "1.0.0"}
+    plan = Journal(path).plan()
+    assert plan[0].params["slots"] == [0, 1] and plan[0].params["previous_version"] == "1.0.0"
+    assert replay(path) == ["intended"]
+    assert running(target) == {"blue0": "1.0.0", "blue1": "1.0.0"}
+    assert {a for a, w in router.weights().items() if w > 0} == {s.address for s in target.colour_slots(SERVICE, "blue")}
