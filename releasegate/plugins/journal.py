@@ -9,7 +9,9 @@ any other run:
   only reads it and writes its own); workers open the controller's, whose run id they get through
   ``workerinput``;
 - the runbook's rollback commands of a stage are recorded when a scenario of the stage begins;
-- a step records its change with ``release_journal.stage_completed(action, params)``.
+- a step journals its change before making it: ``with release_journal.change(action, params) as
+  change: ...`` (intent with the undo, ``change.update(params)`` as it goes, done or failed after),
+  or ``release_journal.stage_completed(action, params)`` for a change made at once.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from releasegate.checks.run.changes import Change
 from releasegate.checks.run.decision import ScenarioInfo
 from releasegate.checks.run.journal import Journal
 from releasegate.plugins.dryrun import DRY_RUN_KEY
@@ -127,19 +130,37 @@ class JournalPlugin:
 
 
 class StageRecorder:
-    """What a step uses to record the change it just made and the action that undoes it."""
+    """What a step uses to journal a change with the action that undoes it, before making it.
+
+    ``with release_journal.change(action, params) as change: ...; change.update(params)`` writes
+    the intent first, the progress, and done or failed after (``checks.run.changes.Change``);
+    ``stage_completed(action, params)`` records a change made at once.
+    """
 
     def __init__(self, journal: Journal | None, info: ScenarioInfo | None) -> None:
         self.journal = journal
         self.info = info
         self.recorded: list[dict[str, Any]] = []
 
+    def _stage(self, stage: str | None) -> str:
+        return stage or (self.info.stage if self.info else None) or "unstaged"
+
+    def change(self, action: str, params: dict[str, Any], *, stage: str | None = None) -> Change:
+        """A change about to be made, journaled (intent and undo) when the block is entered.
+
+        An exception inside the block marks it failed and made, unless the code set
+        ``change.made = False`` or called ``change.fail(params, made=False)`` (nothing was changed).
+        ``params`` go to the journal (redacted): pass names and references, never secrets.
+        """
+        return Change(self.journal, self._stage(stage), action, params,
+                      scenario=self.info.scenario if self.info else "", sink=self.recorded)
+
     def stage_completed(self, action: str, params: dict[str, Any], *, stage: str | None = None) -> None:
-        """Record the change right after making it: a failure later in the scenario still undoes it.
+        """Record a change made at once: a failure later in the scenario still undoes it.
 
         ``params`` go to the journal (redacted): pass names and references, never secrets.
         """
-        stage_name = stage or (self.info.stage if self.info else None) or "unstaged"
+        stage_name = self._stage(stage)
         scenario = self.info.scenario if self.info else ""
         if self.journal is not None:
             self.recorded.append(self.journal.stage_completed(stage_name, action, params, scenario=scenario))

@@ -3,7 +3,8 @@
 The target is the runbook's ``deploy.target``; services go in ``deploy.order`` / ``depends_on``
 order, each gated on health before the next, under a prober through each service's ``base_url``
 (``checks.deploy.observe``): "no request failed during the switch" judges it. Every change is
-journaled with its undo action as soon as it is made, so a failed @critical check rolls it back.
+journaled with its undo action before it is made (``release_journal.change``: intent, progress,
+done or failed), so a failed @critical check or a process that dies halfway rolls it back.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from pytest_bdd import given, parsers, then, when
 
 from releasegate.checks.deploy import observe, strategies
 from releasegate.checks.deploy.observe import DeploySession
-from releasegate.checks.deploy.strategies import Deployment, Gate
+from releasegate.checks.deploy.strategies import Gate
 from releasegate.checks.deploy.targets import host
 from releasegate.checks.deploy.targets.base import Target
 from releasegate.checks.result import CheckResult
 from releasegate.checks.runbook.model import Runbook
 from releasegate.plugins.dryrun import changes, read_only
 from releasegate.plugins.evidence import Evidence
+from releasegate.plugins.journal import StageRecorder
 from releasegate.steps._phrases import run, run_on, split_list, within_phrase
 
 HEALTH_KINDS = ("pods", "containers", "pods/containers", "instances")
@@ -34,13 +36,10 @@ def _version(runbook: Runbook, evidence: Evidence) -> str:
     return str(version)
 
 
-def _deploy(runbook: Runbook, target: Target, session: DeploySession, journal: Any, evidence: Evidence,
+def _deploy(runbook: Runbook, target: Target, session: DeploySession, journal: StageRecorder, evidence: Evidence,
             strategy: str, gate_for: Callable[[str], Gate] | None = None, **options: Any) -> None:
-    def journal_undo(deployment: Deployment) -> None:
-        journal.stage_completed(str(deployment.record.undo), deployment.record.as_dict(), stage="deploy")
-
     done = observe.deploy_services(runbook, target, _version(runbook, evidence), strategy, session=session,
-                                   on_deployed=journal_undo, gate_for=gate_for, **options)
+                                   changes=journal, gate_for=gate_for, **options)
     for deployment in done:
         name = deployment.service
         evidence.attach_json(f"deployment record {name}", deployment.record.as_dict())
@@ -58,8 +57,8 @@ def image_exists(runbook: Runbook, deploy_target: Target, evidence: Evidence) ->
 
 @when("the release is deployed")
 @changes
-def release_deployed(runbook: Runbook, deploy_target: Target, deploy_session: DeploySession, release_journal: Any,
-                     evidence: Evidence, canary_gate: Callable[[str], Gate]) -> None:
+def release_deployed(runbook: Runbook, deploy_target: Target, deploy_session: DeploySession,
+                     release_journal: StageRecorder, evidence: Evidence, canary_gate: Callable[[str], Gate]) -> None:
     """Deploy every service with the runbook's deploy.strategy, in order, each healthy before the next."""
     _deploy(runbook, deploy_target, deploy_session, release_journal, evidence, runbook.deploy.strategy,
             gate_for=canary_gate)
@@ -68,7 +67,8 @@ def release_deployed(runbook: Runbook, deploy_target: Target, deploy_session: De
 @when(parsers.parse("the release is deployed with the {strategy} strategy"))
 @changes
 def release_deployed_with(strategy: str, runbook: Runbook, deploy_target: Target, deploy_session: DeploySession,
-                          release_journal: Any, evidence: Evidence, canary_gate: Callable[[str], Gate]) -> None:
+                          release_journal: StageRecorder, evidence: Evidence,
+                          canary_gate: Callable[[str], Gate]) -> None:
     """Deploy with recreate, rolling, blue-green or canary (weights from deploy.canary_weights)."""
     if strategy not in strategies.STRATEGIES:
         evidence.require(CheckResult.fail("deploy strategy", strategy, " | ".join(strategies.STRATEGIES)))
@@ -77,7 +77,7 @@ def release_deployed_with(strategy: str, runbook: Runbook, deploy_target: Target
 
 @when("the new version is started on the standby colour")
 @changes
-def staged(runbook: Runbook, deploy_target: Target, deploy_session: DeploySession, release_journal: Any,
+def staged(runbook: Runbook, deploy_target: Target, deploy_session: DeploySession, release_journal: StageRecorder,
            evidence: Evidence) -> None:
     """Blue-green without the switch: the standby colour runs the new version, healthy and smoke-tested."""
     _deploy(runbook, deploy_target, deploy_session, release_journal, evidence, "blue-green", switch=False)
@@ -85,15 +85,16 @@ def staged(runbook: Runbook, deploy_target: Target, deploy_session: DeploySessio
 
 @when("the traffic is switched to the new version")
 @changes
-def switched(runbook: Runbook, deploy_session: DeploySession, evidence: Evidence) -> None:
+def switched(runbook: Runbook, deploy_session: DeploySession, release_journal: StageRecorder,
+             evidence: Evidence) -> None:
     """Switch the router to the colour the blue-green deployment started (a no-op when it already serves)."""
-    evidence.require(observe.switch_staged(runbook, deploy_session))
+    evidence.require(observe.switch_staged(runbook, deploy_session, changes=release_journal))
 
 
 @when(parsers.parse("the canary advances through {weights} percent"))
 @changes
 def canary_advances(weights: str, runbook: Runbook, deploy_target: Target, deploy_session: DeploySession,
-                    release_journal: Any, evidence: Evidence, canary_gate: Callable[[str], Gate]) -> None:
+                    release_journal: StageRecorder, evidence: Evidence, canary_gate: Callable[[str], Gate]) -> None:
     """Canary at each weight (e.g. "5, 25, 50, 100"), the SLO analysis gating every step; a failed gate rolls back."""
     try:
         steps = [int(w) for w in split_list(weights)]

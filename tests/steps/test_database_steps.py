@@ -95,8 +95,9 @@ def test_database_stage_passes(project: Callable[[str, str], pytest.Pytester], d
     assert len(backups) == 1 and backups[0]["revision"] == "0002" and len(str(backups[0]["sha256"])) == 64
     assert Path(str(backups[0]["path"])).is_file()
     assert _events(pytester, "database_migration")[0]["revision_after"] == "0003"
-    recorded = _events(pytester, "stage_completed")
+    recorded = _events(pytester, "change_intended")  # journaled before the upgrade, then done
     assert recorded[0]["undo"]["action"] == "database.rollback"  # type: ignore[index]
+    assert [e["key"] for e in _events(pytester, "change_done")] == [recorded[0]["id"]]
     assert PASSWORD not in result.stdout.str() and APP_PASSWORD not in result.stdout.str()
 
 
@@ -135,3 +136,19 @@ def test_state_is_shared_between_xdist_workers(project: Callable[[str, str], pyt
     assert migrations.current_version(db.dsn, "alembic") == "0002"
     done = _events(pytester, "rollback_action_done")
     assert [e["outcome"] for e in done] == ["PASS"], done
+
+
+def test_a_migration_that_did_not_run_changed_nothing_so_its_critical_failure_is_blocked(
+        project: Callable[[str, str], pytest.Pytester], db: Db) -> None:
+    pytester = project("downgrade", "0003")
+    alembic_folder(pytester.path / "migrations", third="syntax")  # the scripts do not import: the upgrade never starts
+    result = pytester.runpytest("features/release.feature", "--env", "local", "-rs", "-v")
+    assert result.ret == 1, result.stdout.str()
+    result.stdout.fnmatch_lines(["*migrations applied to head: FAIL (observed not run*",
+                                 "decision: BLOCKED - critical failure in migrations; nothing to roll back: no stage"
+                                 " had changed anything; nothing was changed"])
+    intended, failed = _events(pytester, "change_intended"), _events(pytester, "change_failed")
+    assert [e["undo"]["action"] for e in intended] == ["database.rollback"]  # type: ignore[index]
+    assert [(e["key"], e["made"]) for e in failed] == [(intended[0]["id"], False)]
+    assert _events(pytester, "rollback_started") == []
+    assert migrations.current_version(db.dsn, "alembic") == "0002"

@@ -24,19 +24,20 @@ from releasegate.checks.database.migrations import MigrationSettings
 from releasegate.checks.database.rollback import ACTION, RollbackRequest
 from releasegate.checks.database.state import DatabaseState
 from releasegate.checks.result import CheckResult
+from releasegate.checks.run.changes import ChangeRecorder
 from releasegate.checks.run.journal import Journal
 from releasegate.checks.runbook.model import Database
 
 P = ParamSpec("P")
+NOT_RUN = "not run"
+"""What ``apply_migrations`` observes when it failed before the upgrade started."""
 
 
-class StageJournal(Protocol):
+class StageJournal(ChangeRecorder, Protocol):
     """Where a stage records its changes: the undo of each (before it is made) and events in the run journal."""
 
     @property
     def journal(self) -> Journal | None: ...
-
-    def stage_completed(self, action: str, params: dict[str, Any], *, stage: str | None = None) -> None: ...
 
 
 def no_database_section(runbook_name: str) -> CheckResult:
@@ -212,8 +213,12 @@ class DatabaseStage:
                                   runbook=str(self.runbook_path.resolve()) if self.runbook_path else None,
                                   state=state, refuse_data_loss=database.restore_data_loss == "refuse")
         # every policy is idempotent, so recording the undo before the change is safe
-        self.journal.stage_completed(ACTION, request.to_dict(), stage="migrate")
-        result, run = migrations.apply_migrations(dsn, settings)
+        with self.journal.change(ACTION, request.to_dict(), stage="migrate") as change:
+            result, run = migrations.apply_migrations(dsn, settings)
+            if result.passed:
+                change.done()
+            else:  # "not run": the upgrade never started, nothing to undo (a critical failure is BLOCKED)
+                change.fail(made=result.observed != NOT_RUN)
 
         def keep(s: DatabaseState) -> None:
             s.migration = run

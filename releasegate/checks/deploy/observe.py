@@ -3,15 +3,20 @@
 What the deploy steps call, one function a step::
 
     session = DeploySession()                   # what this run deployed and what the prober saw
-    done = deploy_services(runbook, target, "1.1.0", "blue-green", session=session,
-                           on_deployed=lambda d: journal.stage_completed(d.record.undo, d.record.as_dict()))
-    switch_staged(runbook, session)             # the staged blue-green deployments, switched
+    done = deploy_services(runbook, target, "1.1.0", "blue-green", session=session, changes=release_journal)
+    switch_staged(runbook, session, changes=release_journal)   # the staged blue-green deployments, switched
     restore_previous(runbook, target, session)  # this run's deployments undone, newest first
     no_request_failed(session, "switch")        # the prober of the last change saw no failure
 
 While a deployment, switch or rollback runs, a prober sends requests through each service's
 ``base_url`` (the router) at ``deploy.router.options.probe_rate_per_s`` and every failure is
 recorded. A target that cannot answer gives INCONCLUSIVE results, never a traceback.
+
+Each deployment and switch is journaled write-ahead through ``changes`` (a
+``checks.run.changes.ChangeRecorder``, the step's ``release_journal``): the intent with the record
+(service, version, strategy, target, router) before the strategy starts, the record again before
+each change it makes (the colour about to be started, the weights about to be set) and after the
+switch, then done, or failed (``made`` when any change had begun).
 """
 
 from __future__ import annotations
@@ -23,11 +28,13 @@ from typing import Any, ParamSpec
 
 from releasegate.checks.deploy import strategies
 from releasegate.checks.deploy.prober import Prober, ProbeResult, probing
-from releasegate.checks.deploy.routers.base import make_router, router_settings
+from releasegate.checks.deploy.record import DeploymentRecord
+from releasegate.checks.deploy.routers.base import RouterSettings, make_router, router_settings
 from releasegate.checks.deploy.strategies.base import Deployment
 from releasegate.checks.deploy.targets.base import Target
 from releasegate.checks.errors import ConfigError, ReleaseGateError
 from releasegate.checks.result import CheckResult, combine
+from releasegate.checks.run.changes import ChangeHandle, ChangeRecorder
 from releasegate.checks.runbook.model import Runbook, Service
 from releasegate.checks.runbook.options import project_dir
 
@@ -95,14 +102,14 @@ def deploy_order(runbook: Runbook, names: list[str] | None = None) -> list[str]:
 
 def deploy_services(runbook: Runbook, target: Target, version: str, strategy: str | None = None,
                     services: list[str] | None = None, *, session: DeploySession | None = None,
-                    on_deployed: Callable[[Deployment], None] | None = None,
+                    changes: ChangeRecorder | None = None,
                     gate_for: Callable[[str], strategies.Gate] | None = None, weights: list[int] | None = None,
                     **options: Any) -> list[Deployment]:
     """Deploy services one after another in ``deploy_order``; each must be healthy before the next.
 
     With a ``session`` every deployment runs under a prober (``Deployment.probe``) and is kept in
-    the session; ``on_deployed`` is called with each deployment as soon as it is done (to journal
-    its undo before anything else happens). ``gate_for(service)`` gives a canary's analysis gate.
+    the session; with ``changes`` each is journaled write-ahead (the module's doc).
+    ``gate_for(service)`` gives a canary's analysis gate.
     """
     chosen = strategy or runbook.deploy.strategy
     done: list[Deployment] = []
@@ -112,16 +119,17 @@ def deploy_services(runbook: Runbook, target: Target, version: str, strategy: st
         service = runbook.service(name)
         settings = router_settings(runbook.deploy.router, service, len(runbook.services), project_dir(runbook.path))
         gate = gate_for(name) if gate_for is not None and chosen == "canary" else None
+        record = _intended_record(target, name, version, chosen, settings)
         observed = session.observing(runbook, service, chosen) if session else contextlib.nullcontext()
-        with observed as prober:
+        with _journaled(changes, record) as change, observed as prober:
             deployment = strategies.deploy(target, name, version, chosen, router=make_router(settings),
-                                           router_settings=settings, gate=gate,
+                                           router_settings=settings, gate=gate, record=record,
+                                           on_progress=_updates(change),
                                            weights=weights or runbook.deploy.canary_weights, **options)
+            _outcome(change, deployment)
         if session is not None:
             deployment.probe = prober.result if prober else None
             session.deployments.append(deployment)
-        if on_deployed is not None:
-            on_deployed(deployment)
         if deployment.passed and deployment.record.outcome != "staged":
             health = guarded(f"{name} healthy", target.health, name)
             deployment.result = combine(deployment.result.name, [deployment.result, health])
@@ -131,8 +139,11 @@ def deploy_services(runbook: Runbook, target: Target, version: str, strategy: st
     return done
 
 
-def switch_staged(runbook: Runbook, session: DeploySession) -> CheckResult:
-    """Switch the router to the colour each staged blue-green deployment started (a no-op when it serves)."""
+def switch_staged(runbook: Runbook, session: DeploySession, *, changes: ChangeRecorder | None = None) -> CheckResult:
+    """Switch the router to the colour each staged blue-green deployment started (a no-op when it serves).
+
+    With ``changes`` each switch is journaled write-ahead, undone by the deployment's own undo.
+    """
     staged = [d.record for d in session.deployments if d.record.strategy == "blue-green"]
     if not staged:
         return CheckResult.fail("traffic switch", "no blue-green deployment in this run",
@@ -140,9 +151,51 @@ def switch_staged(runbook: Runbook, session: DeploySession) -> CheckResult:
     session.last_probes = []
     results = []
     for record in staged:
-        with session.observing(runbook, runbook.service(record.service_name), "switch"):
-            results.append(strategies.switch_traffic(record))
+        with _journaled(changes, record) as change, \
+                session.observing(runbook, runbook.service(record.service_name), "switch"):
+            record.watch(_updates(change))
+            try:
+                result = strategies.switch_traffic(record)
+            finally:
+                record.watch(None)
+            if change is not None and result.passed:
+                change.done(record.as_dict())
+            elif change is not None:
+                change.fail(record.as_dict(), made=record.changes_began)
+            results.append(result)
     return combine("traffic switched to the new version", results)
+
+
+def _intended_record(target: Target, service: str, version: str, strategy: str,
+                     settings: RouterSettings) -> DeploymentRecord | None:
+    """The record a deployment fills, made before it starts (None: the strategy reports why it cannot be)."""
+    try:
+        return strategies.new_record(target, service, version, strategy, settings)
+    except ReleaseGateError:
+        return None
+
+
+def _journaled(changes: ChangeRecorder | None,
+               record: DeploymentRecord | None) -> contextlib.AbstractContextManager[ChangeHandle | None]:
+    """The journaled change of a deployment (intent: the record before anything starts), or nothing."""
+    if changes is None or record is None or not record.undo:
+        return contextlib.nullcontext()
+    return changes.change(record.undo, record.as_dict(), stage="deploy")
+
+
+def _updates(change: ChangeHandle | None) -> Callable[[DeploymentRecord], None] | None:
+    if change is None:
+        return None
+    return lambda record: change.update(record.as_dict())
+
+
+def _outcome(change: ChangeHandle | None, deployment: Deployment) -> None:
+    if change is None:
+        return
+    if deployment.passed or deployment.record.outcome == "staged":
+        change.done(deployment.record.as_dict())
+    else:  # a deployment that never began a change leaves nothing to undo (BLOCKED, not ROLLED BACK)
+        change.fail(deployment.record.as_dict(), made=deployment.record.changes_began)
 
 
 def restore_previous(runbook: Runbook, target: Target, session: DeploySession) -> CheckResult:

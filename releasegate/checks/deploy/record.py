@@ -8,6 +8,11 @@ rebuilds the target from ``target`` and ``service`` (the runbook entries, env va
 the journal keeps no secret). Keys a journal of an older releasegate holds and this model does
 not know are ignored, so those journals stay readable.
 
+While a strategy runs, ``record.progress(what)`` is called before each change it makes (and after a
+switch): the callback ``watch`` attached (``DeployOptions.on_progress``) journals the record as it
+is then, so an undo read from the journal knows which colour was started and which weights set,
+even when the process dies in the middle. ``next_change`` names the change announced last.
+
 A target's own deploy or rollback (``Target.deploy``, ``Target.rollback``) returns the same
 type with ``action`` set (recreate, command, apply, undo, rollback) and no strategy.
 """
@@ -15,12 +20,15 @@ type with ``action`` set (recreate, command, apply, undo, rollback) and no strat
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 # Keys written only when they hold something: a journal record has the same keys as before.
-_OPTIONAL = ("strategy", "undo", "weights", "weight", "details", "switch_s", "duration_s", "action")
+_OPTIONAL = ("strategy", "undo", "weights", "weight", "details", "switch_s", "duration_s", "action", "next_change")
+
+Progress = Callable[["DeploymentRecord"], None]
 
 
 class DeploymentRecord(BaseModel):
@@ -49,6 +57,9 @@ class DeploymentRecord(BaseModel):
     switch_s: float | None = None
     duration_s: float | None = None
     action: str | None = None
+    next_change: str | None = None
+    _on_progress: Progress | None = PrivateAttr(default=None)
+    _announced: bool = PrivateAttr(default=False)
 
     @property
     def service_name(self) -> str:
@@ -58,7 +69,25 @@ class DeploymentRecord(BaseModel):
         """Note one thing done, with the seconds since the record started."""
         self.steps.append({"at_s": round(time.time() - self.started_at, 3), "step": what, **details})
 
+    def watch(self, on_progress: Progress | None) -> None:
+        """Call ``on_progress(self)`` at every ``progress``; None stops it."""
+        self._on_progress = on_progress
+
+    def progress(self, what: str | None = None) -> None:
+        """About to make the change ``what`` (None: a change just finished): tell the watcher first."""
+        self.next_change = what
+        self._announced = self._announced or what is not None
+        if self._on_progress is not None:
+            self._on_progress(self)
+
+    @property
+    def changes_began(self) -> bool:
+        """A change was announced (``progress``): something may have been changed."""
+        return self._announced
+
     def finish(self, outcome: str) -> DeploymentRecord:
+        self.next_change = None
+        self._on_progress = None
         self.outcome = outcome
         self.duration_s = round(time.time() - self.started_at, 3)
         return self

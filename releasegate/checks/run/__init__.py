@@ -5,6 +5,7 @@ Nothing here imports pytest or the plugins: the plugins drive a run through thes
 """
 
 from releasegate.checks.run import decision
+from releasegate.checks.run.changes import Change, ChangeHandle, ChangeRecorder
 from releasegate.checks.run.confirmations import Confirmation, Confirmations
 from releasegate.checks.run.journal import Journal, UndoStep, new_run_id
 from releasegate.checks.run.notify import Delivery, Notifier, notify_team
@@ -24,6 +25,9 @@ from releasegate.checks.run.rollback_plan import (
 )
 
 __all__ = [
+    "Change",
+    "ChangeHandle",
+    "ChangeRecorder",
     "Confirmation",
     "Confirmations",
     "Delivery",

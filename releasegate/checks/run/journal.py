@@ -8,10 +8,25 @@ event::
      "id": "9f2c...", "pid": 4242, "stage": "deploy", "scenario": "...",
      "undo": {"action": "deploy.blue-green", "params": {...}}}
 
-Events written by releasegate: ``run_started``, ``stage_completed`` (with the undo action of a
-change just made), ``check_failed``, ``release_halted``, ``rollback_decision``,
+Events written by releasegate: ``run_started``, ``change_intended``, ``change_updated``,
+``change_done``, ``change_failed`` and ``stage_completed`` (the write-ahead record of a change,
+below), ``check_failed``, ``release_halted``, ``rollback_decision``,
 ``rollback_started``, ``rollback_action_started``, ``rollback_action_done``,
 ``rollback_finished``, ``notification``, ``release_done``, ``run_finished`` (with the decision).
+
+Every change is journaled *before* it is made (write-ahead), so a process that dies halfway
+leaves its undo in the plan:
+
+- ``change_intended`` (``Journal.intend``): ``stage``, ``scenario`` and ``undo`` {action, params};
+  its ``id`` is the change's ``key``;
+- ``change_updated`` {key, params} (``Journal.change_updated``) while the change progresses (which
+  colour was started, which weights were set): the newest params of a key are what its undo gets;
+- ``change_done`` {key, params} or ``change_failed`` {key, params, made} after it. ``made`` false
+  says nothing was changed (a migration that did not run): that change leaves the plan;
+- ``stage_completed`` {stage, scenario, undo}: a change intended and done at once.
+
+``Journal.plan()`` is the undo of every change that may need one, newest intent first: done,
+failed with ``made`` true, and intended with no outcome (the process died during the change).
 
 Writers on different xdist workers append at the same time: each event is one ``write`` on a
 file opened with ``O_APPEND`` while holding filelock's lock on that file, so lines never
@@ -26,7 +41,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,9 +64,16 @@ class UndoStep:
     action: str
     params: dict[str, Any]
     recorded_at: float
+    status: str = "done"  # done, failed (but made), or intended (no outcome journaled: the process died)
 
     def describe(self) -> str:
-        return f"{self.stage}: {self.action} {secrets.redact(json.dumps(self.params, sort_keys=True, default=str))}"
+        text = f"{self.stage}: {self.action} {secrets.redact(json.dumps(self.params, sort_keys=True, default=str))}"
+        return text if self.status == "done" else f"{text} ({_STATUS_NOTES[self.status]})"
+
+
+_STATUS_NOTES = {"failed": "the change failed after changing something",
+                 "intended": "intended, no outcome journaled: the change may be partly made"}
+_CHANGE_OUTCOMES = ("change_updated", "change_done", "change_failed")
 
 
 def new_run_id(now: float | None = None) -> str:
@@ -149,22 +171,59 @@ class Journal:
         found = self.events(kind)
         return found[-1] if found else None
 
+    def intend(self, stage: str, action: str, params: dict[str, Any], *, scenario: str = "",
+               **fields: Any) -> str:
+        """Write ahead: ``stage`` is about to make a change that ``action(params)`` undoes; returns its key."""
+        event = self.append("change_intended", stage=stage, scenario=scenario,
+                            undo={"action": action, "params": params}, **fields)
+        return str(event["id"])
+
+    def change_updated(self, key: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The change ``key`` went further: its undo now gets ``params`` (the whole params, not a patch)."""
+        return self.append("change_updated", key=key, params=params)
+
+    def change_done(self, key: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The change ``key`` is made; ``params`` (when given) replace its undo's params."""
+        return self.append("change_done", key=key, **({} if params is None else {"params": params}))
+
+    def change_failed(self, key: str, params: dict[str, Any] | None = None, *, made: bool) -> dict[str, Any]:
+        """The change ``key`` failed; ``made``: something was (or may have been) changed, so it stays undone."""
+        return self.append("change_failed", key=key, made=made, **({} if params is None else {"params": params}))
+
     def plan(self) -> list[UndoStep]:
-        """The undo actions of the completed stages, newest first, each distinct action once."""
+        """The undo of every change that may need one, newest intent first, each distinct undo once.
+
+        In the plan: changes done (``stage_completed``, ``change_done``), failed with ``made`` true,
+        and intended with no outcome (the process died); each with the newest params of its key.
+        Not in it: a change failed with ``made`` false (nothing was changed).
+        """
+        found: dict[str, tuple[UndoStep, bool]] = {}  # key -> (newest step, needs an undo)
+        for event in self.events():
+            kind = event.get("event")
+            if kind in ("stage_completed", "change_intended"):
+                undo = event.get("undo")
+                if not isinstance(undo, dict) or not undo.get("action"):
+                    continue
+                key = str(event["id"])
+                found[key] = (UndoStep(key=key, stage=str(event.get("stage", "")),
+                                       scenario=str(event.get("scenario", "")), action=str(undo["action"]),
+                                       params=dict(undo.get("params") or {}), recorded_at=float(event["ts"]),
+                                       status="done" if kind == "stage_completed" else "intended"), True)
+            elif kind in _CHANGE_OUTCOMES and str(event.get("key")) in found:
+                step, needed = found[str(event.get("key"))]
+                params = event.get("params")
+                status = {"change_done": "done", "change_failed": "failed"}.get(str(kind), step.status)
+                step = replace(step, params=dict(params) if isinstance(params, dict) else step.params, status=status)
+                # only an explicit made=false takes a change out: a failure that may have changed something stays
+                found[step.key] = (step, needed and not (kind == "change_failed" and event.get("made") is False))
         steps: list[UndoStep] = []
         seen: set[str] = set()
-        for event in reversed(self.events("stage_completed")):
-            undo = event.get("undo")
-            if not isinstance(undo, dict) or not undo.get("action"):
-                continue
-            params = undo.get("params") or {}
-            identity = json.dumps([undo["action"], params], sort_keys=True, default=str)
-            if identity in seen:
+        for step, needed in reversed(list(found.values())):
+            identity = json.dumps([step.action, step.params], sort_keys=True, default=str)
+            if not needed or identity in seen:
                 continue
             seen.add(identity)
-            steps.append(UndoStep(key=str(event["id"]), stage=str(event.get("stage", "")),
-                                  scenario=str(event.get("scenario", "")), action=str(undo["action"]),
-                                  params=dict(params), recorded_at=float(event["ts"])))
+            steps.append(step)
         return steps
 
     def done_keys(self) -> set[str]:

@@ -5,12 +5,15 @@ An action is a function ``fn(params: dict) -> CheckResult`` registered under a n
     from releasegate.checks.run.rollback_plan import register_action
     register_action("deploy.blue-green", lambda params: strategies.rollback_blue_green(params))
 
-A stage that makes a change records the action that undoes it in the run journal
-(``Journal.stage_completed(stage, action, params)``). ``execute_plan`` runs the undo actions of
-the completed stages newest first. Actions are idempotent (they look at what is serving before
-they act); the plan adds that an action recorded as done is never run again, and the journal's
-lock plus the ``rollback_started``/``rollback_finished`` markers make sure that two processes
-cannot both run the plan.
+A stage that makes a change journals the action that undoes it before making it
+(``Journal.intend`` and its outcome, ``checks.run.changes.Change``, or
+``Journal.stage_completed(stage, action, params)`` for a change made at once). ``execute_plan``
+runs ``Journal.plan()`` newest first: the undo of every change done, failed after changing
+something, or intended with no outcome (the process died during it), with its newest params.
+Actions are idempotent (they read the live state before they act, so an undo of a change that
+was only partly made, or not made at all, is harmless); the plan adds that an action recorded as
+done is never run again, and the journal's lock plus the ``rollback_started``/``rollback_finished``
+markers make sure that two processes cannot both run the plan.
 
 An action name that is not registered may be a dotted path ``package.module:function``; it is
 imported on first use.

@@ -10,6 +10,7 @@ import pytest
 
 from releasegate.checks.database.stage import DatabaseStage
 from releasegate.checks.result import CheckResult
+from releasegate.checks.run.changes import Change
 from releasegate.checks.run.journal import Journal
 from releasegate.checks.runbook.model import Database
 
@@ -22,10 +23,10 @@ class Undos:
     journal: Journal | None = None
 
     def __init__(self) -> None:
-        self.recorded: list[tuple[str, str | None]] = []
+        self.recorded: list[dict[str, Any]] = []
 
-    def stage_completed(self, action: str, params: dict[str, Any], *, stage: str | None = None) -> None:
-        self.recorded.append((action, stage))
+    def change(self, action: str, params: dict[str, Any], *, stage: str | None = None) -> Change:
+        return Change(None, stage or "", action, params, sink=self.recorded)
 
 
 def stage(tmp_path: Path, database: Database | None = None) -> DatabaseStage:

@@ -86,14 +86,16 @@ def test_compose_blue_green_and_switch_back_under_the_prober(compose_project: Pa
                                        router_settings=settings)
         assert deployment.passed, deployment.result.summary()
         assert _version(router.url) == "1.1.0"
+        override = yaml.safe_load(target.override.read_text())
+        assert override["services"]["api-green"]["image"] == "releasegate-demo:1.1.0"
+        green = target.instance("demo-api", target.colour_slots("demo-api", "green")[0])
+        assert green is not None and green.version == "1.1.0" and green.health == "healthy"
         back = strategies.rollback(deployment.record)
     assert back.passed, back.summary()
     assert _version(router.url) == "1.0.0"
     assert prober.result.check(min_rate_per_s=50).passed, prober.result.as_dict()
-    override = yaml.safe_load(target.override.read_text())
-    assert override["services"]["api-green"]["image"] == "releasegate-demo:1.1.0"
-    green = target.instance("demo-api", target.colour_slots("demo-api", "green")[0])
-    assert green is not None and green.version == "1.1.0" and green.health == "healthy"
+    # the undo removes the colour the release started, once blue serves again
+    assert target.instance("demo-api", target.colour_slots("demo-api", "green")[0]) is None
 
 
 def test_services_deploy_in_dependency_order_one_at_a_time(compose_project: Path) -> None:

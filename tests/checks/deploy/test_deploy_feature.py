@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from releasegate.checks.deploy import strategies
 from releasegate.checks.deploy.routers.nginx import Router
 from releasegate.checks.deploy.targets.docker import DockerTarget
+from releasegate.checks.run.journal import Journal
 
 FEATURE = """\
 Feature: blue-green release of the demo
@@ -163,3 +165,52 @@ def test_dry_run_runs_the_read_only_deploy_checks_and_skips_the_deployment(
     result.assert_outcomes(passed=1, skipped=1)
     assert target.serving_version("demo-api") == "1.0.0"
     assert target.instance("demo-api", target.colour_slots("demo-api", "green")[0]) is None
+
+
+DIES_AFTER_SWITCH = """
+import os
+import signal
+from pathlib import Path
+
+from releasegate.checks.deploy.strategies import bluegreen
+
+_switch = bluegreen.set_weights
+
+
+def _killed_right_after_the_switch(router, control, service, weights, record, what):
+    took = _switch(router, control, service, weights, record, what)
+    marker = Path("die-after-switch")
+    if what.startswith("switch to") and marker.exists():
+        marker.unlink()
+        os.kill(os.getpid(), signal.SIGKILL)  # before the deploy step returns: no outcome is journaled
+    return took
+
+
+bluegreen.set_weights = _killed_right_after_the_switch
+"""
+
+
+def test_sigkill_right_after_the_switch_then_rollback_only_brings_the_previous_version_back(
+    rg_project: Callable[..., pytest.Pytester], docker_target: Callable[..., DockerTarget], router: Router
+) -> None:
+    target = docker_target()
+    settings = {"kind": "nginx", "root": str(router.root), "listen": router.listen}
+    assert strategies.deploy(target, "demo-api", "1.0.0", "recreate", router=router, router_settings=settings).passed
+    pytester = rg_project(runbooks={"local": _runbook(target, router)}, features={"release": RELEASE},
+                          steps=DIES_AFTER_SWITCH)
+    (pytester.path / "die-after-switch").touch()
+    killed = pytester.runpytest_subprocess("features/release.feature", "--env", "local", timeout=240)
+    assert killed.ret == -signal.SIGKILL, killed.stdout.str()
+    assert target.serving_version("demo-api") == "1.1.0"  # switched, and the process died right after
+    journal = Journal.latest(pytester.path / "reports" / "journal")
+    assert journal is not None
+    [step] = journal.plan()
+    assert step.status == "intended" and step.params["colour"] == "green"
+
+    finished = pytester.runpytest_subprocess("features/release.feature", "--env", "local", "--rollback-only",
+                                             "-v", timeout=240)
+    finished.stdout.fnmatch_lines(["*decision: ROLLED BACK*"])
+    assert target.serving_version("demo-api") == "1.0.0"
+    assert target.instance("demo-api", target.colour_slots("demo-api", "green")[0]) is None  # no orphan
+    done = journal.events("rollback_action_done")
+    assert [(e["key"], e["outcome"]) for e in done] == [(step.key, "PASS")]

@@ -14,7 +14,12 @@ canary are refused with a clear error.
 
 Every record names its undo: ``record.undo`` is ``releasegate.checks.deploy.strategies:rollback_<strategy>``,
 a function ``(record) -> CheckResult`` that the rollback plugin imports from a journal entry.
-Undo functions look at what is serving before they act, so running one twice is harmless.
+``deploy(..., on_progress=fn)`` calls ``fn(record)`` before each change, so the caller can
+journal the record write-ahead; on any error the failed Deployment keeps the record as far as it
+got. Undo functions read the live state before they act (what the router sends traffic to, what
+runs in each colour), so running one twice, or on a record of a deployment that died halfway, is
+harmless: a blue-green or canary undo never stops the colour that serves unless the previous
+one serves in its place, and fails, saying so, when nothing else can serve.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from releasegate.checks import secrets
 from releasegate.checks.deploy.record import DeploymentRecord
 from releasegate.checks.deploy.strategies.base import (
     DEFAULT_CANARY_WEIGHTS,
+    UNDO,
     Deployment,
     DeployOptions,
     Gate,
@@ -41,7 +47,7 @@ from releasegate.checks.result import CheckResult
 
 __all__ = [
     "DEFAULT_CANARY_WEIGHTS", "REGISTRY", "STRATEGIES", "DeployOptions", "Deployment", "Gate", "Smoke", "Strategy",
-    "deploy", "get_strategy", "rollback", "rollback_blue_green", "rollback_canary", "rollback_recreate",
+    "deploy", "get_strategy", "new_record", "rollback", "rollback_blue_green", "rollback_canary", "rollback_recreate",
     "rollback_rolling", "switch_traffic",
 ]
 
@@ -67,17 +73,23 @@ def get_strategy(name: str) -> Strategy:
 def deploy(target: Target, service: str, version: str, strategy: str, **options: Any) -> Deployment:
     """Run one strategy; every error of the target becomes a failed Deployment, never a traceback.
 
-    ``options`` are those of ``DeployOptions``: router, router_settings, gate, smoke, switch, weights.
+    ``options`` are those of ``DeployOptions``: router, router_settings, gate, smoke, switch, weights,
+    on_progress (called with the record before each change), record (the record to fill). A failed
+    Deployment keeps the record as far as the strategy got: it is what the undo needs.
     """
     chosen = get_strategy(strategy)
     settings = DeployOptions(**options)
     try:
+        settings.record = settings.record or new_record(target, service, version, strategy, settings.router_settings)
         return chosen.deploy(target, service, version, settings)
     except TargetUnreachable as exc:  # not a verdict on the release: nobody could look
         result = CheckResult.unknown(f"{strategy} {service} {version}", secrets.redact(str(exc)), "deployed")
     except ReleaseGateError as exc:
         result = CheckResult.fail(f"{strategy} {service} {version}", secrets.redact(str(exc)), "deployed")
-    return finish(new_record(target, service, version, strategy, settings.router_settings), "failed", result)
+    record = settings.record or DeploymentRecord(strategy=strategy, undo=UNDO.format(name=strategy.replace("-", "_")),
+                                                 service={"name": service}, version=version)
+    record.step("error", error=result.observed)
+    return finish(record, "failed", result)
 
 
 def rollback(record: DeploymentRecord | dict[str, Any]) -> CheckResult:

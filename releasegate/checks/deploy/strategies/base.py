@@ -12,6 +12,11 @@ On a target with blue/green slots (``Target.slot_control()``: docker, compose) t
 drive the instances slot by slot behind a ``TrafficRouter`` (``SlotStrategy.deploy_slots``); on
 the others, recreate and rolling are the target's own deploy (``Target.deploy(strategy=...)``)
 and rollback, and blue-green and canary are refused.
+
+The strategy fills ``options.record`` (made by ``strategies.deploy`` before anything runs) and
+calls ``record.progress(what)`` before each change (``start_colour``, ``stop_slot``,
+``set_weights`` here), which calls ``options.on_progress(record)``: the caller journals the
+record as it is before the change, and an error keeps the record as far as it got.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any, ClassVar, Protocol
 from releasegate.checks import secrets
 from releasegate.checks._support import http
 from releasegate.checks.deploy.prober import ProbeResult
-from releasegate.checks.deploy.record import DeploymentRecord
+from releasegate.checks.deploy.record import DeploymentRecord, Progress
 from releasegate.checks.deploy.routers.base import RouterSettings, TrafficRouter, make_router
 from releasegate.checks.deploy.targets.base import Target, target_from_record
 from releasegate.checks.deploy.targets.slots import COLOURS, Slot, SlotControl
@@ -52,6 +57,10 @@ class DeployOptions:
     smoke: Smoke | None = None
     switch: bool = True
     weights: Sequence[int] = DEFAULT_CANARY_WEIGHTS
+    on_progress: Progress | None = None
+    """Called with the record before each change and after a switch (to journal it, write-ahead)."""
+    record: DeploymentRecord | None = None
+    """The record the strategy fills; ``strategies.deploy`` makes it before anything runs."""
 
     def __post_init__(self) -> None:
         if isinstance(self.router_settings, Mapping):  # as a record or a caller writes them
@@ -60,6 +69,13 @@ class DeployOptions:
 
     def traffic_router(self) -> TrafficRouter:
         return self.router or make_router(None)
+
+    def record_for(self, target: Target, service: str, version: str, strategy: str) -> DeploymentRecord:
+        """The record this run fills (made now when the caller gave none), watched by ``on_progress``."""
+        if self.record is None:
+            self.record = new_record(target, service, version, strategy, self.router_settings)
+        self.record.watch(self.on_progress)
+        return self.record
 
 
 @dataclass
@@ -112,7 +128,7 @@ class SlotStrategy(ABC):
             return deploy_natively(target, service, version, self.NAME, options)
         if self.NEEDS_COLOURS:
             two_colours(target, control, service, self.NAME)
-        record = new_record(target, service, version, self.NAME, options.router_settings)
+        record = options.record_for(target, service, version, self.NAME)
         image = record_image(target, service, version, record)
         if not image.passed:
             return finish(record, "failed", image)
@@ -155,7 +171,8 @@ def record_image(target: Target, service: str, version: str, record: DeploymentR
 def deploy_natively(target: Target, service: str, version: str, strategy: str,
                     options: DeployOptions) -> Deployment:
     """Recreate or rolling the target's own way (Kubernetes: the Deployment's strategy)."""
-    record = new_record(target, service, version, strategy, options.router_settings)
+    record = options.record_for(target, service, version, strategy)
+    record.progress(f"{target.NAME} deploy of {version}")
     done = target.deploy(service, version, strategy=strategy)
     record.previous_version, record.previous_image = done.previous_version, done.previous_image
     record.image_digest, record.details = done.image_digest, done.details
@@ -224,12 +241,14 @@ def set_weights(router: TrafficRouter, control: SlotControl, service: str, weigh
     full = {s.address: 0 for s in control.slots(service)}
     full.update(weights)
     colours = {colour: slots[0].address for colour in COLOURS if (slots := control.colour_slots(service, colour))}
+    record.progress(what)
     started = time.monotonic()
     router.set_weights(full, colors=colours)
     took = round(time.monotonic() - started, 3)
     if not router.verify_weights(full):
         raise TargetError(f"router of {service} does not run with the weights just set ({what}): {router.weights()}")
     record.step(what, weights={a: w for a, w in full.items() if w}, seconds=took)
+    record.progress()
     return took
 
 
@@ -253,6 +272,7 @@ def remember_previous(control: SlotControl, service: str, slots: list[Slot], rec
 def start_colour(control: SlotControl, service: str, slots: list[Slot], version: str,
                  record: DeploymentRecord) -> CheckResult:
     for slot in slots:
+        record.progress(f"start {version} in {slot.colour} slot {slot.index}")
         control.start(service, slot, version)
         record.step("started", slot=slot.index, colour=slot.colour, version=version)
     results = [control.wait_healthy(service, slot, version) for slot in slots]
@@ -262,6 +282,9 @@ def start_colour(control: SlotControl, service: str, slots: list[Slot], version:
 
 
 def stop_slot(control: SlotControl, service: str, slot: Slot, record: DeploymentRecord) -> None:
+    if control.instance(service, slot) is None:
+        return
+    record.progress(f"stop {slot.colour} slot {slot.index}")
     if control.stop(service, slot):
         record.step("stopped", slot=slot.index, colour=slot.colour)
 

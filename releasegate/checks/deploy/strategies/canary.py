@@ -2,8 +2,9 @@
 
 The weights (default 5, 25, 50, 100) come with an analysis gate after every step; a failed gate
 sets the canary weight to 0, stops the canary instances and ends "aborted"; at 100 the standby
-colour is completed and serves. The undo is blue-green's switch-back, then the canary
-instances are stopped. Needs a target with blue/green slots and a version that already serves.
+colour is completed and serves. The undo is blue-green's (``bluegreen.put_back``): all traffic
+back to the stable colour, then the canary instances stopped; from the live state, idempotent.
+Needs a target with blue/green slots and a version that already serves.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from releasegate.checks.deploy.strategies.base import (
     weights_for,
 )
 from releasegate.checks.deploy.strategies.bluegreen import BlueGreen
-from releasegate.checks.deploy.targets.base import target_from_record
 from releasegate.checks.deploy.targets.slots import COLOURS, SlotControl
 from releasegate.checks.errors import TargetError
 from releasegate.checks.result import CheckResult, combine
@@ -75,19 +75,7 @@ class Canary(SlotStrategy):
 
     def rollback(self, record: DeploymentRecord) -> CheckResult:
         """Send all traffic back to the stable colour and stop the canary instances."""
-        result = BlueGreen().rollback(record)
-        if not result.passed or not record.previous_version:
-            return result
-        target = target_from_record(record)
-        control = target.slot_control()
-        if control is None:
-            return result
-        try:
-            for slot in control.colour_slots(record.service_name, record.colour or COLOURS[0]):
-                control.stop(record.service_name, slot)
-        finally:
-            target.close()
-        return result
+        return BlueGreen().rollback(record)  # the same live-state reading: never stops the only colour serving
 
 
 def _abort(control: SlotControl, service: str, record: DeploymentRecord, router: TrafficRouter) -> None:

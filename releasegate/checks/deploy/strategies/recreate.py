@@ -31,6 +31,7 @@ class Recreate(SlotStrategy):
                      router: TrafficRouter, options: DeployOptions) -> Deployment:
         slots = serving_slots(control, service, router, record)
         for slot in slots:
+            record.progress(f"stop slot {slot.index}")
             control.stop(service, slot)
             record.step("stopped", slot=slot.index)
         verdict = start_colour(control, service, slots, version, record)

@@ -71,6 +71,7 @@ def roll(control: SlotControl, service: str, slots: list[Slot], version: str, ro
         others = live - {slot.address}
         if others:
             set_weights(router, control, service, dict.fromkeys(others, 100), record, f"drain slot {slot.index}")
+        record.progress(f"replace slot {slot.index} with {version}")
         control.start(service, slot, version)
         record.step("replaced", slot=slot.index, version=version)
         health = control.wait_healthy(service, slot, version)
