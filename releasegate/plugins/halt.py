@@ -63,7 +63,7 @@ class HaltLine:
         """Halt the release unless it already is; returns the halt that won."""
         existing = self.current()
         journal = self._journal
-        if existing is not None or journal is None:
+        if existing is not None or journal is None or not journal.started:  # a run that never started: no file
             self._halt = existing or halt
             return self._halt
         path = journal.sidecar(HALT_SUFFIX)

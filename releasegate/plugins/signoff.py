@@ -112,7 +112,7 @@ def render(config: pytest.Config, summary: RunSummary, decided: Verdict) -> str:
         f"| Git SHA | {git_sha(config.rootpath)} |",
         f"| Approver | {f'{approval.name} ({approval.source})' if approval else 'none'}"
         f"{' (approval required)' if safety.require_approval else ''} |",
-        f"| Run journal | {journal.path if journal else 'none'} |",
+        f"| Run journal | {journal.path if journal and journal.started else 'none (the run did not start)'} |",
         f"| Finished at | {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} |",
         "",
     ]

@@ -6,7 +6,7 @@ Nothing here imports pytest or the plugins: the plugins drive a run through thes
 
 from releasegate.checks.run import decision
 from releasegate.checks.run.confirmations import Confirmation, Confirmations
-from releasegate.checks.run.journal import Journal, UndoStep, new_run_id
+from releasegate.checks.run.journal import DeferredJournal, Journal, UndoStep, Unfinished, new_run_id
 from releasegate.checks.run.notify import Delivery, Notifier, notify_team
 from releasegate.checks.run.rollback_plan import (
     PendingPlan,
@@ -26,6 +26,7 @@ from releasegate.checks.run.rollback_plan import (
 __all__ = [
     "Confirmation",
     "Confirmations",
+    "DeferredJournal",
     "Delivery",
     "Journal",
     "Notifier",
@@ -34,6 +35,7 @@ __all__ = [
     "RollbackReport",
     "StepOutcome",
     "UndoStep",
+    "Unfinished",
     "decision",
     "describe_action",
     "execute_plan",
