@@ -164,7 +164,7 @@ def test_rollback_only_finds_the_run_that_died_before_a_typo_run_and_a_dry_run(
 
 
 def test_a_later_promoted_release_supersedes_an_unfinished_one(release: Callable[..., Release]) -> None:
-    project, dead = died(release)
+    project, _ = died(release)
     feature = project.root / "features" / "release.feature"
     feature.write_text(feature.read_text().replace("    Then the worker process dies\n", ""))
     assert project.pytester.runpytest_subprocess(*RUN).ret == 0  # PROMOTED
@@ -177,7 +177,7 @@ def test_a_later_promoted_release_supersedes_an_unfinished_one(release: Callable
 
 
 def test_rollback_only_looks_only_at_runs_of_its_environment(release: Callable[..., Release]) -> None:
-    project, dead = died(release)
+    project, _ = died(release)
     (project.root / "runbooks" / "staging.yaml").write_text(RUNBOOK.replace("name: local", "name: staging"))
     result = project.pytester.runpytest_subprocess("features/release.feature", "--env", "staging",
                                                    "-p", "no:cacheprovider", "--rollback-only")
