@@ -172,7 +172,7 @@ class RollbackController:
         journal = self.journal
         if self.pending is None or journal is None:
             return
-        started = {str(e.get("nodeid")) for e in journal.events("scenario_started")}
+        started = {str(e.get("nodeid")) for e in journal.events("scenario_started") if not e.get("post_rollback")}
         busy = (started | self.in_flight) - self.finished - {self.failed_nodeid}
         if busy and not now:
             return
