@@ -74,7 +74,8 @@ def test_a_usage_error_leaves_the_previous_record_untouched(released: Release, a
     RUNBOOK + "prometheus:\n  url: prometheus:9090\n",  # not a URL
     RUNBOOK.replace('version: "1.1.0"', 'version: "1.1.0 && true"'),
     RUNBOOK + "description: ${RG_TEST_SURELY_NOT_SET}\n",
-], ids=["duplicate-key", "bad-url", "bad-version", "missing-variable"])
+    RUNBOOK + "stack:\n  kind: local\ndatabase:\n  dsn: postgresql://app@127.0.0.1:5432/app\n",  # needs a password
+], ids=["duplicate-key", "bad-url", "bad-version", "missing-variable", "stack"])
 def test_a_bad_runbook_leaves_the_previous_record_untouched(released: Release, runbook: str) -> None:
     before = snapshot(released.root)
     (released.root / "runbooks" / "local.yaml").write_text(runbook)
