@@ -5,11 +5,12 @@ A release run is a run of .feature files (not --collect-only, --help or --list-s
 any other run:
 
 - the controller picks the run id at configure (the workers get it through ``workerinput``, sent
-  when xdist configures a node) but creates ``reports/journal/<run-id>.jsonl`` and points ``latest``
-  at it (a dry run does not) only once the run is known to start: its collection is over and
+  when xdist configures a node) but creates ``reports/journal/<run-id>.jsonl`` only once the run is
+  known to start: its collection is over and
   clean (in one process at ``pytest_collection_finish``; under xdist when the first worker has
   collected without an error, before any scenario is scheduled). A run stopped by bad input (an
-  option, the runbook, a collection error) leaves no journal and ``latest`` as it was;
+  option, the runbook, a collection error) leaves no journal and ``latest`` as it was; ``latest``
+  names a run once it journals its first change, or at its sign-off (never a dry run's);
 - ``--rollback-only`` resumes the newest journal of the environment with an unfinished rollback
   plan (``Journal.newest_unfinished``; ``--dry-run --rollback-only`` only reads it and writes its
   own) and warns, in one line, of a line of it cut off by a power loss;
@@ -123,7 +124,7 @@ class JournalPlugin:
 
     def start(self) -> None:
         if isinstance(self.journal, DeferredJournal) and not self.collection_failed:
-            self.journal.start(make_latest=not self.config.stash.get(DRY_RUN_KEY, False))
+            self.journal.start(make_latest=False)  # latest: once it changes something, or at its sign-off
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         damage = self.config.stash.get(DAMAGE_KEY, "")

@@ -75,6 +75,8 @@ def pytest_releasegate_run_summary(session: pytest.Session, summary: RunSummary)
     if journal is not None:
         journal.append("run_finished", decision=decided.decision, label=decided.label, why=decided.why,
                        exit_code=decided.exit_code, signoff=str(path))
+        if journal.started and not summary.dry_run and not summary.rollback_only:
+            journal.make_latest()  # a run that finished is the latest (a --rollback-only resumes an older one)
     session.exitstatus = decided.exit_code
     config.hook.pytest_releasegate_verdict(config=config, verdict=decided)
 

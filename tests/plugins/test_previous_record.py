@@ -107,6 +107,17 @@ def test_a_step_typo_creates_no_journal(released: Release, xdist: list[str]) -> 
     assert journal_files(released.root) == journals
 
 
+def test_latest_names_only_runs_that_changed_something_or_finished(released: Release) -> None:
+    finished = released.journal().run_id
+    feature = released.root / "features" / "release.feature"
+    feature.write_text(feature.read_text().replace('Then the fake check "preflight" passes',
+                                                   "Then the worker process dies"))
+    result = released.pytester.runpytest_subprocess(*RUN)
+    assert result.ret == 17, result.stdout.str()  # died in preflight: started, changed nothing, never finished
+    assert len(list((released.root / "reports" / "journal").glob("*.jsonl"))) == 2
+    assert released.journal().run_id == finished
+
+
 def journal_files(root: Path) -> dict[str, bytes]:
     folder = root / "reports" / "journal"
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}

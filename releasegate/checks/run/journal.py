@@ -1,7 +1,8 @@
 """The run journal: what a release run did, one JSON line per event, safe for several processes.
 
 A run writes ``reports/journal/<run-id>.jsonl``; ``reports/journal/latest`` names the newest
-run so that ``--rollback-only`` can finish the rollback of a run that died. Every line is one
+run that started changing things (its first event with an ``undo``) or finished (the sign-off
+points it at its run). ``--rollback-only`` finds the run to finish with ``newest_unfinished``. Every line is one
 event::
 
     {"ts": 1763798400.123, "run": "20261122T075410Z-4242", "event": "stage_completed",
@@ -163,7 +164,18 @@ class Journal:
         record.update(fields)
         line = secrets.redact(json.dumps(record, default=str, sort_keys=False)) + "\n"
         self._write(line.encode("utf-8"))
+        if "undo" in fields and self.started:  # the run starts changing things: it is the one to look at
+            self.make_latest()
         return record
+
+    def make_latest(self) -> None:
+        """Point ``latest`` at this run unless it already is."""
+        try:
+            current = (self.path.parent / LATEST).read_text(encoding="utf-8").strip()
+        except OSError:
+            current = ""
+        if current != self.run_id:
+            point_latest(self.path.parent, self.run_id)
 
     def _write(self, data: bytes) -> None:
         """Append whole lines under the file's lock, durably; after a cut-off last line, on a new line."""

@@ -30,6 +30,19 @@ def test_a_deferred_journal_writes_nothing_until_the_run_starts(tmp_path: Path) 
     assert (tmp_path / "journal" / LATEST).read_text() == "run-1\n"
 
 
+def test_latest_moves_when_a_run_first_journals_a_change(tmp_path: Path) -> None:
+    Journal.create(tmp_path, "old")
+    journal = DeferredJournal.reserve(tmp_path, "new")
+    journal.append("run_started")
+    journal.start(make_latest=False)
+    journal.append("scenario_started", nodeid="f::preflight")
+    assert (tmp_path / LATEST).read_text() == "old\n"  # started, but nothing changed yet
+    Journal.open(tmp_path, "new").stage_completed("deploy", "swap", {"to": "blue"})  # from a worker
+    assert (tmp_path / LATEST).read_text() == "new\n"
+    journal.make_latest()  # at the sign-off: already there, nothing rewritten
+    assert (tmp_path / LATEST).read_text() == "new\n"
+
+
 def test_a_dry_run_journal_starts_without_moving_latest(tmp_path: Path) -> None:
     Journal.create(tmp_path, "real")
     dry = DeferredJournal.reserve(tmp_path, "dry")
