@@ -252,7 +252,8 @@ class RollbackController:
             for index, item in enumerate(waiting):
                 nextitem = waiting[index + 1] if index + 1 < len(waiting) else None
                 item.ihook.pytest_runtest_protocol(item=item, nextitem=nextitem)
-        return any(item.nodeid in self.finished for item in checks)
+        # under xdist the controller has no items: the workers' @post-rollback scenarios are known by node id
+        return any(info.post_rollback and info.nodeid in self.finished for info in table.all())
 
     def _print_lines(self, lines: list[str]) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")

@@ -230,3 +230,27 @@ def test_a_post_rollback_scenario_skipped_by_its_gate_is_journaled_started_and_s
     journaled = [(e["event"], e.get("outcome"), e.get("reason")) for e in project.events()
                  if e.get("nodeid", "").endswith("test_previous_version_serving")]
     assert journaled == [("scenario_started", None, None), ("scenario_finished", "SKIPPED", "no rollback happened")]
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2", "--dist", "loadfile"]], ids=["one process", "-n 2"])
+def test_the_built_in_verification_runs_only_when_no_post_rollback_scenario_ran(
+        release: Callable[..., Release], workers: list[str]) -> None:
+    # the target would fail the built-in check: it must not run when the @post-rollback scenario verified
+    runbook = RUNBOOK + """
+targets:
+  - name: web
+    kind: host
+    url: local://
+    options:
+      version_command: echo 9.9.9
+"""
+    project = release(feature('deploy health" fails'), runbook=runbook)
+    result = project.pytester.runpytest(*RUN, *workers)
+    assert result.ret == 1, result.stdout.str()
+    assert "releasegate: verifying the rollback" not in result.stdout.str()
+    assert not [e for e in project.events() if "verify-rollback" in e.get("nodeid", "")]
+
+    no_post_rollback = release(feature('deploy health" fails').replace("@post-rollback", "@smoke"), runbook=runbook)
+    result = no_post_rollback.pytester.runpytest_subprocess(*RUN, *workers)  # pytest-bdd caches parsed features
+    assert result.ret == 11, result.stdout.str()  # now it runs, and 9.9.9 is not the previous version
+    result.stdout.fnmatch_lines(["*api serves 1.0.0: FAIL (observed 9.9.9, expected 1.0.0)*"])
