@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from support.release_project import RUNBOOK, Release
 
+from releasegate.checks.run.journal import Journal
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 SLOW_FEATURE = """
@@ -162,12 +164,18 @@ def test_rollback_only_without_a_feature_runs_the_built_in_verification(release:
         assert "ROLLBACK FAILED - 1 post-rollback check(s) failed after the rollback" in result.stdout.str()
 
 
+def changes(project: Release) -> list[dict[str, object]]:
+    """The changes journaled so far (``latest`` names the run once it journaled its first one)."""
+    journal = Journal.latest(project.root / "reports" / "journal")
+    return journal.events("stage_completed") if journal is not None else []
+
+
 def test_sigterm_to_the_xdist_controller_rolls_back_once(release: Callable[..., Release]) -> None:
     project = release(SLOW_FEATURE)
     process = start(project, "-n", "2")
     wait_until_waiting(project, process)
     deadline = time.monotonic() + 30  # the two workers: deploy may finish just after the slow scenario began
-    while len(project.events("stage_completed")) < 2 and time.monotonic() < deadline:
+    while len(changes(project)) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=60)
