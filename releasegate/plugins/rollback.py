@@ -343,24 +343,27 @@ def builtin_verification(runbook: Runbook | None, journal: Journal) -> list[Chec
     started = journal.first("run_started") or {}
     previous = started.get("version_from") or runbook.version_from
     if runbook.targets and runbook.services:
-        spec = runbook.target()
-        try:
-            target = get_target(spec, runbook)
-        except ReleaseGateError as exc:
-            return [CheckResult.unknown(f"target {spec.name}", str(exc), "the previous version serves")]
-        try:
-            for service in runbook.services:
-                if previous is None:
-                    results.append(CheckResult.unknown(f"{service.name} serves the previous version",
-                                                       "no previous version: set release.previous_version",
-                                                       "the previous version"))
-                else:
-                    results.append(observe.serves(target, service.name, str(previous)))
-        finally:
-            target.close()
+        results += _previous_version_serves(runbook, None if previous is None else str(previous))
     state_file = dbstate.state_file_for(journal, journal.path.parent)
     if runbook.database is not None and state_file.is_file():
         stage = DatabaseStage(runbook.name, runbook.database, project_dir(runbook.path), state_file,
                               StageRecorder(journal, None), runbook_path=runbook.path, version=runbook.version_to)
-        results += [stage.check_version_before_release(), stage.check_nothing_lost()]
+        results += [observe.guarded("schema version before the release", stage.check_version_before_release),
+                    observe.guarded("no data written before the release is lost", stage.check_nothing_lost)]
     return results
+
+
+def _previous_version_serves(runbook: Runbook, previous: str | None) -> list[CheckResult]:
+    if previous is None:
+        return [CheckResult.unknown(f"{service.name} serves the previous version",
+                                    "no previous version: set release.previous_version", "the previous version")
+                for service in runbook.services]
+    spec = runbook.target()
+    try:
+        target = get_target(spec, runbook)
+    except ReleaseGateError as exc:
+        return [CheckResult.unknown(f"target {spec.name}", str(exc), f"{previous} serves")]
+    try:
+        return [observe.serves(target, service.name, previous) for service in runbook.services]
+    finally:
+        target.close()
