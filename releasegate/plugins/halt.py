@@ -63,7 +63,7 @@ class HaltLine:
         """Halt the release unless it already is; returns the halt that won."""
         existing = self.current()
         journal = self._journal
-        if existing is not None or journal is None:
+        if existing is not None or journal is None or not journal.started:  # a run that never started: no file
             self._halt = existing or halt
             return self._halt
         path = journal.sidecar(HALT_SUFFIX)
@@ -107,9 +107,12 @@ class StopTheLine:
         if journal is None:
             return
         if self.config.stash[SCENARIOS_KEY].of(item).post_rollback:
-            self._gate_post_rollback(journal)
-            # past the gate only once the rollback finished: the rollback never waits for these
-            journal.append("scenario_started", nodeid=item.nodeid, post_rollback=True)
+            try:
+                self._gate_post_rollback(journal)
+            finally:
+                # past the gate only once the rollback finished (the rollback never waits for these), or skipped
+                # by it: either way its start is journaled before how it ended
+                journal.append("scenario_started", nodeid=item.nodeid, post_rollback=True)
             return
         # written before the halt check: the controller, which halts before it reads these, waits for every
         # scenario that may have got past the check before it rolls back

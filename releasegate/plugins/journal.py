@@ -4,10 +4,16 @@ A release run is a run of .feature files (not --collect-only, --help or --list-s
 ``--rollback-only``. Its journal (``checks.run.journal``) is ``config.stash[JOURNAL_KEY]``, None in
 any other run:
 
-- the controller creates ``reports/journal/<run-id>.jsonl`` and points ``latest`` at it (a dry run
-  does not); ``--rollback-only`` resumes the journal ``latest`` names (``--dry-run --rollback-only``
-  only reads it and writes its own); workers open the controller's, whose run id they get through
-  ``workerinput``;
+- the controller picks the run id at configure (the workers get it through ``workerinput``, sent
+  when xdist configures a node) but creates ``reports/journal/<run-id>.jsonl`` only once the run is
+  known to start: its collection is over and
+  clean (in one process at ``pytest_collection_finish``; under xdist when the first worker has
+  collected without an error, before any scenario is scheduled). A run stopped by bad input (an
+  option, the runbook, a collection error) leaves no journal and ``latest`` as it was; ``latest``
+  names a run once it journals its first change, or at its sign-off (never a dry run's);
+- ``--rollback-only`` resumes the newest journal of the environment with an unfinished rollback
+  plan (``Journal.newest_unfinished``; ``--dry-run --rollback-only`` only reads it and writes its
+  own) and warns, in one line, of a line of it cut off by a power loss;
 - the runbook's rollback commands of a stage are recorded when a scenario of the stage begins;
 - a step journals its change before making it: ``with release_journal.change(action, params) as
   change: ...`` (intent with the undo, ``change.update(params)`` as it goes, done or failed after),
@@ -23,16 +29,17 @@ import pytest
 
 from releasegate.checks.run.changes import Change
 from releasegate.checks.run.decision import ScenarioInfo
-from releasegate.checks.run.journal import Journal
+from releasegate.checks.run.journal import DeferredJournal, Journal
 from releasegate.plugins.dryrun import DRY_RUN_KEY
 from releasegate.plugins.environment import RUNBOOK_KEY, SELECTION_KEY
 from releasegate.plugins.reporting import runs_features
 from releasegate.plugins.safety import SAFETY_KEY
-from releasegate.plugins.stages import SCENARIOS_KEY
+from releasegate.plugins.stages import ITEMS_SUFFIX, SCENARIOS_KEY
 
 RUN_ID_INPUT = "releasegate_run_id"
 
 JOURNAL_KEY = pytest.StashKey[Journal | None]()
+DAMAGE_KEY = pytest.StashKey[str]()  # --rollback-only: the warning about the resumed journal's cut-off lines
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -71,10 +78,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def journal_to_roll_back(config: pytest.Config) -> Journal:
     """The journal whose rollback ``--rollback-only`` finishes; a usage error when there is none."""
-    journal = Journal.latest(journal_dir(config))
-    if journal is None:
-        raise pytest.UsageError(f"--rollback-only: no journal in {journal_dir(config)}; nothing to roll back")
-    return journal
+    directory = journal_dir(config)
+    selection = config.stash.get(SELECTION_KEY, None)
+    found = Journal.newest_unfinished(directory, environment=selection.name if selection else None)
+    if found.journal is None:
+        raise pytest.UsageError(f"--rollback-only: nothing to roll back: {found.why_none(directory)}")
+    return found.journal
 
 
 def open_journal(config: pytest.Config) -> Journal | None:
@@ -86,13 +95,17 @@ def open_journal(config: pytest.Config) -> Journal | None:
     if rollback_only:
         journal = journal_to_roll_back(config)
         if not dry_run:
+            damage, offsets = journal.describe_damage(), journal.damage()  # before this run appends anything
             journal.append("rollback_only_started", **run_context(config))
+            if damage:
+                journal.append("journal_damaged", offsets=offsets)
+                config.stash[DAMAGE_KEY] = damage
             return journal
         # --dry-run: the rollback plugin only reads that journal to print its plan; this run keeps its own
     inspecting = config.option.collectonly or config.option.help or getattr(config.option, "list_steps", False)
     if inspecting or not (runs_features(config) or rollback_only):
         return None
-    journal = Journal.create(journal_dir(config), make_latest=not dry_run)
+    journal = DeferredJournal.reserve(journal_dir(config))
     journal.append("run_started", **run_context(config), dry_run=dry_run,
                    no_rollback=bool(config.getoption("releasegate_no_rollback", default=False)),
                    args=list(config.invocation_params.args))
@@ -104,10 +117,44 @@ class JournalPlugin:
         self.config = config
         self.journal = journal
         self.commands_recorded: set[str] = set()
+        self.collection_failed = False  # on the xdist controller: a worker reported a collection error
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[RUN_ID_INPUT] = self.journal.run_id
+
+    # ---- the journal is created when the run starts ----------------------------------------
+
+    def start(self) -> None:
+        if isinstance(self.journal, DeferredJournal) and not self.collection_failed:
+            self.journal.start(make_latest=False)  # latest: once it changes something, or at its sign-off
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        damage = self.config.stash.get(DAMAGE_KEY, "")
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if damage and reporter is not None:
+            reporter.write_line(damage, yellow=True)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collection_failed = True
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # pytest stops a run with collection errors right after this (unless --continue-on-collection-errors)
+        if session.testsfailed and not self.config.option.continue_on_collection_errors:
+            self.collection_failed = True
+        self.start()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        # a worker's collection errors reach the controller before its collection_finished; no scenario is
+        # scheduled before this hook returns for every worker
+        self.start()
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if not self.journal.started:  # what collection left for a run that never started
+            self.journal.sidecar(ITEMS_SUFFIX).unlink(missing_ok=True)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> None:

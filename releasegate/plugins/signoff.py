@@ -76,6 +76,8 @@ def pytest_releasegate_run_summary(session: pytest.Session, summary: RunSummary)
     if journal is not None:
         journal.append("run_finished", decision=decided.decision, label=decided.label, why=decided.why,
                        exit_code=decided.exit_code, signoff=str(path))
+        if journal.started and not summary.dry_run and not summary.rollback_only:
+            journal.make_latest()  # a run that finished is the latest (a --rollback-only resumes an older one)
     session.exitstatus = decided.exit_code
     config.hook.pytest_releasegate_verdict(config=config, verdict=decided)
 
@@ -113,7 +115,7 @@ def render(config: pytest.Config, summary: RunSummary, decided: Verdict) -> str:
         f"| Git SHA | {git_sha(config.rootpath)} |",
         f"| Approver | {f'{approval.name} ({approval.source})' if approval else 'none'}"
         f"{' (approval required)' if safety.require_approval else ''} |",
-        f"| Run journal | {journal.path if journal else 'none'} |",
+        f"| Run journal | {journal.path if journal and journal.started else 'none (the run did not start)'} |",
         *config.stash[LOCK_KEY].signoff_rows(),
         f"| Finished at | {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} |",
         "",

@@ -24,6 +24,17 @@ from releasegate.localstack import StackConfig, status, up
 from releasegate.plugins.environment import RUNBOOK_KEY
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """A ``stack:`` the stack cannot be built from is bad input: refused before the run starts (no journal)."""
+    runbook = config.stash.get(RUNBOOK_KEY, None)
+    if runbook is None or not runbook.stack or hasattr(config, "workerinput"):
+        return
+    try:
+        StackConfig.from_runbook(runbook)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     runbook = config.stash.get(RUNBOOK_KEY, None)

@@ -5,8 +5,10 @@ were left out by the selection; every failed check with its evidence; the pendin
 @post-rollback checks that passed; every scenario of the collected feature files that did not run its
 steps to the end, and why (deselected, skipped, never finished); collection, internal and teardown errors
 (under xdist a worker's collection error reaches the controller as a report, not as a collection); the rollback
-decision and report (from the rollback plugin's hooks); the halt. When the run is over (after any
-rollback) the ``RunSummary`` is ``config.stash[SUMMARY_KEY]`` and ``pytest_releasegate_run_summary``
+decision and report (from the rollback plugin's hooks); the rollback plugin's built-in checks of a
+rollback no @post-rollback scenario verified (``VERIFICATION_KEY``: each a post-rollback check that
+passed or failed, named "built-in: ..."); the halt. When the run is over (after any rollback and its
+verification) the ``RunSummary`` is ``config.stash[SUMMARY_KEY]`` and ``pytest_releasegate_run_summary``
 hands it to the sign-off.
 """
 
@@ -34,6 +36,7 @@ from releasegate.plugins.dryrun import DRY_RUN_KEY
 from releasegate.plugins.halt import HALT_LINE_KEY
 from releasegate.plugins.journal import JOURNAL_KEY
 from releasegate.plugins.outcomes import failed_check, first_line, interrupted_by_a_person, skip_reason
+from releasegate.plugins.rollback import VERIFICATION_KEY, VERIFY_NODE
 from releasegate.plugins.safety import PENDING_SKIP
 from releasegate.plugins.stages import SCENARIOS_KEY
 
@@ -141,6 +144,14 @@ class RunRecorder:
         stages = {group: StageCounts(collected=collected[group], deselected=deselected[group],
                                      **self.counts.get(group, Counter()))
                   for group in groups}
+        for result in config.stash.get(VERIFICATION_KEY, []):
+            name = f"built-in: {result.name}"
+            if result.passed:
+                self.post_rollback_passed.append(name)
+            else:
+                self.failures.append(FailedCheck(VERIFY_NODE + result.name, name, None, critical=True,
+                                                 post_rollback=True, outcome=result.outcome.value,
+                                                 message=result.summary()))
         summary = RunSummary(
             stages=stages, failures=tuple(self.failures), pending_manual=tuple(self.pending_manual),
             post_rollback_passed=tuple(self.post_rollback_passed), not_run=tuple(not_run),

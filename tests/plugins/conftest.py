@@ -6,6 +6,7 @@ import textwrap
 from collections.abc import Callable
 
 import pytest
+from support.database import db, pg  # noqa: F401  (fixtures: a real PostgreSQL, started only when used)
 from support.release_project import RUNBOOK, STEPS, Release, feature
 
 

@@ -285,7 +285,9 @@ Feature: Release
     assert done.ret == 1, done.stdout.str()
     assert [r["stage"] for r in project.rollbacks()] == ["deploy", "migrate"]
     again = project.pytester.runpytest("--env", "local", "--rollback-only", "--dry-run", "-p", "no:cacheprovider")
-    again.stdout.fnmatch_lines(["nothing would run: rollback already finished (PASS)*"])
+    assert again.ret == pytest.ExitCode.USAGE_ERROR
+    again.stderr.fnmatch_lines([f"*--rollback-only: nothing to roll back: run {journal.run_id} was rolled back"
+                                " already*"])
     assert len(project.rollbacks()) == 2
 
 
@@ -293,5 +295,6 @@ def test_dry_run_rollback_only_without_a_journal_is_one_line(release: Callable[.
     project = release()
     result = project.pytester.runpytest("--env", "local", "--rollback-only", "--dry-run", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: --rollback-only: no journal in */reports/journal; nothing to roll back"])
+    result.stderr.fnmatch_lines(["ERROR: --rollback-only: nothing to roll back: no run in */reports/journal journaled"
+                                 " a change that is not rolled back"])
     assert not Path(project.root / "reports" / "journal").exists()

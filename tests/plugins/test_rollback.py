@@ -210,3 +210,47 @@ def test_post_rollback_under_xdist_does_not_wait_for_deselected_scenarios(releas
     result.assert_outcomes(passed=4, skipped=1)
     result.stdout.fnmatch_lines(["*no rollback happened*"])
     assert time.monotonic() - started < 60
+
+
+def test_a_rollback_after_pytest_stopped_the_loop_is_still_verified(release: Callable[..., Release]) -> None:
+    """-x stops the loop right after the failure: the @post-rollback scenario still runs, after the rollback."""
+    project = release(feature('deploy health" fails'))
+    result = project.pytester.runpytest(*RUN, "-x")
+    assert result.ret == 1, result.stdout.str()
+    result.stdout.fnmatch_lines(["*test_previous_version_serving PASSED*",
+                                 "decision: ROLLED BACK - critical failure in deploy the new version"])
+    started = [e for e in project.events("scenario_started") if e.get("post_rollback")]
+    assert len(started) == 1 and started[0]["ts"] > project.events("rollback_finished")[0]["ts"]
+
+
+def test_a_post_rollback_scenario_skipped_by_its_gate_is_journaled_started_and_skipped(
+        release: Callable[..., Release]) -> None:
+    project = release()
+    assert project.pytester.runpytest(*RUN).ret == 0
+    journaled = [(e["event"], e.get("outcome"), e.get("reason")) for e in project.events()
+                 if e.get("nodeid", "").endswith("test_previous_version_serving")]
+    assert journaled == [("scenario_started", None, None), ("scenario_finished", "SKIPPED", "no rollback happened")]
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2", "--dist", "loadfile"]], ids=["one process", "-n 2"])
+def test_the_built_in_verification_runs_only_when_no_post_rollback_scenario_ran(
+        release: Callable[..., Release], workers: list[str]) -> None:
+    # the target would fail the built-in check: it must not run when the @post-rollback scenario verified
+    runbook = RUNBOOK + """
+targets:
+  - name: web
+    kind: host
+    url: local://
+    options:
+      version_command: echo 9.9.9
+"""
+    project = release(feature('deploy health" fails'), runbook=runbook)
+    result = project.pytester.runpytest(*RUN, *workers)
+    assert result.ret == 1, result.stdout.str()
+    assert "releasegate: verifying the rollback" not in result.stdout.str()
+    assert not [e for e in project.events() if "verify-rollback" in e.get("nodeid", "")]
+
+    no_post_rollback = release(feature('deploy health" fails').replace("@post-rollback", "@smoke"), runbook=runbook)
+    result = no_post_rollback.pytester.runpytest_subprocess(*RUN, *workers)  # pytest-bdd caches parsed features
+    assert result.ret == 11, result.stdout.str()  # now it runs, and 9.9.9 is not the previous version
+    result.stdout.fnmatch_lines(["*api serves 1.0.0: FAIL (observed 9.9.9, expected 1.0.0)*"])

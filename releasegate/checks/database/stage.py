@@ -224,7 +224,8 @@ class DatabaseStage:
             s.migration = run
 
         dbstate.update_state(self.state_file, keep)
-        self._event("database_migration", **run.to_dict())
+        unknown = {} if run.revision_after_known else {"revision_after": "unknown", "left_at_previous": "unknown"}
+        self._event("database_migration", **{**run.to_dict(), **unknown})
         return result
 
     @_step

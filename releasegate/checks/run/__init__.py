@@ -7,7 +7,7 @@ Nothing here imports pytest or the plugins: the plugins drive a run through thes
 from releasegate.checks.run import decision
 from releasegate.checks.run.changes import Change, ChangeHandle, ChangeRecorder
 from releasegate.checks.run.confirmations import Confirmation, Confirmations
-from releasegate.checks.run.journal import Journal, UndoStep, new_run_id
+from releasegate.checks.run.journal import DeferredJournal, Journal, UndoStep, Unfinished, new_run_id
 from releasegate.checks.run.notify import Delivery, Notifier, notify_team
 from releasegate.checks.run.rollback_plan import (
     PendingPlan,
@@ -30,6 +30,7 @@ __all__ = [
     "ChangeRecorder",
     "Confirmation",
     "Confirmations",
+    "DeferredJournal",
     "Delivery",
     "Journal",
     "Notifier",
@@ -38,6 +39,7 @@ __all__ = [
     "RollbackReport",
     "StepOutcome",
     "UndoStep",
+    "Unfinished",
     "decision",
     "describe_action",
     "execute_plan",

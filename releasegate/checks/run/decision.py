@@ -315,9 +315,11 @@ def exit_code(summary: RunSummary, decision: str) -> int:
 
     Under xdist pytest ends a run whose workers hit collection or internal errors with 1 or 0: such a
     run exits 2 or 3 as it does without -n. A run pytest stopped itself (-x: 1 without -n, 2 with)
-    exits with its decision's code.
+    exits with its decision's code, and so does a ``--rollback-only`` that selected no scenario (5).
     """
     status = summary.pytest_status
+    if status == NO_TESTS_COLLECTED and summary.rollback_only and summary.rollback is not None:
+        return EXIT_CODES[decision]  # --rollback-only selects only @post-rollback scenarios: often none
     if status in PYTEST_OWN:
         return status
     if summary.internal_errors:

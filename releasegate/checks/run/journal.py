@@ -1,7 +1,8 @@
 """The run journal: what a release run did, one JSON line per event, safe for several processes.
 
 A run writes ``reports/journal/<run-id>.jsonl``; ``reports/journal/latest`` names the newest
-run so that ``--rollback-only`` can finish the rollback of a run that died. Every line is one
+run that started changing things (its first event with an ``undo``) or finished (the sign-off
+points it at its run). ``--rollback-only`` finds the run to finish with ``newest_unfinished``. Every line is one
 event::
 
     {"ts": 1763798400.123, "run": "20261122T075410Z-4242", "event": "stage_completed",
@@ -30,13 +31,22 @@ failed with ``made`` true, and intended with no outcome (the process died during
 
 Writers on different xdist workers append at the same time: each event is one ``write`` on a
 file opened with ``O_APPEND`` while holding filelock's lock on that file, so lines never
-interleave. ``exclusive`` holds the run's lock file (a ``filelock.FileLock``).
+interleave; the write is ``fsync``ed before ``append`` returns, and the folder is ``fsync``ed when
+the journal file (or the ``latest`` pointer) is created, so that an event that was appended
+survives a power loss. A last line cut off by one (no line end) is ignored by ``events`` and
+reported by ``damage``; the next append starts a new line. ``exclusive`` holds the run's lock
+file (a ``filelock.FileLock``).
+
+``DeferredJournal`` is the controller's journal before the run is known to start: its run id is
+fixed (the workers get it at once), but its file is created, with the events appended so far,
+only by ``start``; a run that never starts leaves no journal.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -76,6 +86,26 @@ _STATUS_NOTES = {"failed": "the change failed after changing something",
 _CHANGE_OUTCOMES = ("change_updated", "change_done", "change_failed")
 
 
+def _fsync_directory(directory: Path) -> None:
+    """Make a file's creation or rename in ``directory`` durable (the file's own fsync does not)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def point_latest(directory: Path, run_id: str) -> None:
+    """Point ``directory/latest`` at ``run_id``, atomically and durably."""
+    pointer = directory / f".{LATEST}.{os.getpid()}.tmp"
+    with open(pointer, "w", encoding="utf-8") as handle:
+        handle.write(run_id + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(pointer, directory / LATEST)
+    _fsync_directory(directory)
+
+
 def new_run_id(now: float | None = None) -> str:
     stamp = datetime.fromtimestamp(now or time.time(), UTC).strftime("%Y%m%dT%H%M%S")
     return f"{stamp}Z-{os.getpid()}-{uuid.uuid4().hex[:4]}"
@@ -94,10 +124,9 @@ class Journal:
         directory.mkdir(parents=True, exist_ok=True)
         journal = cls(directory / f"{run_id or new_run_id()}.jsonl")
         journal.path.touch(exist_ok=True)
+        _fsync_directory(directory)
         if make_latest:
-            pointer = directory / f".{LATEST}.{os.getpid()}.tmp"
-            pointer.write_text(journal.run_id + "\n", encoding="utf-8")
-            os.replace(pointer, directory / LATEST)
+            point_latest(directory, journal.run_id)
         return journal
 
     @classmethod
@@ -114,6 +143,34 @@ class Journal:
         path = directory / f"{run_id}.jsonl"
         return cls(path) if run_id and path.is_file() else None
 
+    @classmethod
+    def newest_unfinished(cls, directory: Path, *, environment: str | None = None) -> Unfinished:
+        """The newest run of ``environment`` whose rollback plan is unfinished, and what was looked at.
+
+        Unfinished: it journaled changes, and neither a rollback finished with PASS nor the run
+        finished PROMOTED. Newest first by the time of its first event, looking past runs without
+        changes (a run stopped by bad input before it changed anything, a dry run, a run blocked
+        in preflight), runs rolled back already and runs of another environment; a later run that
+        finished PROMOTED (the same environment) supersedes every older one: the search stops there.
+        """
+        unfinished = Unfinished(None)
+        for journal in sorted((cls(path) for path in directory.glob("*.jsonl")), key=_started_at, reverse=True):
+            events = journal.events()
+            started = next((e for e in events if e.get("event") == "run_started"), {})
+            if started.get("dry_run") or (environment is not None and started.get("environment") not in
+                                          (None, environment)):
+                continue
+            finished = [e for e in events if e.get("event") == "run_finished"]
+            if finished and finished[-1].get("decision") == "PROMOTED":
+                return Unfinished(None, superseded_by=journal)
+            if not journal.plan():
+                continue
+            rolled_back = [e for e in events if e.get("event") == "rollback_finished"]
+            if rolled_back and rolled_back[-1].get("outcome") == "PASS":
+                unfinished = Unfinished(None, rolled_back=unfinished.rolled_back or journal)
+                continue
+            return Unfinished(journal, rolled_back=unfinished.rolled_back)
+        return unfinished
     @property
     def lock_path(self) -> Path:
         return self.path.with_suffix(".lock")
@@ -128,16 +185,34 @@ class Journal:
                                   "id": uuid.uuid4().hex[:12], "pid": os.getpid()}
         record.update(fields)
         line = secrets.redact(json.dumps(record, default=str, sort_keys=False)) + "\n"
-        data = line.encode("utf-8")
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._write(line.encode("utf-8"))
+        if "undo" in fields and self.started:  # the run starts changing things: it is the one to look at
+            self.make_latest()
+        return record
+
+    def make_latest(self) -> None:
+        """Point ``latest`` at this run unless it already is."""
+        try:
+            current = (self.path.parent / LATEST).read_text(encoding="utf-8").strip()
+        except OSError:
+            current = ""
+        if current != self.run_id:
+            point_latest(self.path.parent, self.run_id)
+
+    def _write(self, data: bytes) -> None:
+        """Append whole lines under the file's lock, durably; after a cut-off last line, on a new line."""
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             lock_descriptor(fd, poll_interval=_APPEND_POLL_S)
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                data = b"\n" + data
             written = 0
             while written < len(data):
                 written += os.write(fd, data[written:])
+            os.fsync(fd)
         finally:
             os.close(fd)  # closing releases the lock
-        return record
 
     def stage_completed(self, stage: str, action: str, params: dict[str, Any], *, scenario: str = "",
                         **fields: Any) -> dict[str, Any]:
@@ -162,6 +237,34 @@ class Journal:
             if isinstance(event, dict) and (kind is None or event.get("event") == kind):
                 events.append(event)
         return events
+
+    def damage(self) -> list[int]:
+        """Byte offsets of the lines that are not a complete event (a line cut off by a power loss)."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
+        offsets: list[int] = []
+        offset = 0
+        for line in raw.split(b"\n"):
+            if line.strip():
+                try:
+                    complete = isinstance(json.loads(line), dict)
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    complete = False
+                if not complete or offset + len(line) == len(raw):  # the last line has no line end
+                    offsets.append(offset)
+            offset += len(line) + 1
+        return offsets
+
+    def describe_damage(self) -> str:
+        """One warning line naming the journal and where it is damaged, or "" when it is not."""
+        offsets = self.damage()
+        if not offsets:
+            return ""
+        where = ", ".join(f"byte {offset}" for offset in offsets)
+        return (f"warning: journal {self.path}: incomplete line at {where} (cut off, for example by a power loss);"
+                " ignored: the rollback runs from the complete lines")
 
     def first(self, kind: str) -> dict[str, Any] | None:
         found = self.events(kind)
@@ -235,3 +338,82 @@ class Journal:
         """Hold the run's lock file: only one process at a time gets past this point."""
         with FileLock(self.lock_path):
             yield
+
+    @property
+    def started(self) -> bool:
+        """The journal's file exists (a ``DeferredJournal``: the run has started)."""
+        return self.path.is_file()
+
+
+def _started_at(journal: Journal) -> float:
+    with open(journal.path, "rb") as handle:
+        first = handle.readline()
+    try:
+        return float(json.loads(first)["ts"])
+    except (ValueError, KeyError, TypeError):
+        return journal.path.stat().st_mtime
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """What ``Journal.newest_unfinished`` found: the journal to roll back, else why there is none."""
+
+    journal: Journal | None
+    superseded_by: Journal | None = None  # a newer run finished PROMOTED
+    rolled_back: Journal | None = None  # the newest run with changes, rolled back already
+
+    def why_none(self, directory: Path) -> str:
+        if self.superseded_by is not None:
+            return (f"the newest finished release, run {self.superseded_by.run_id}, was PROMOTED: it supersedes"
+                    " any older unfinished run")
+        if self.rolled_back is not None:
+            finished = self.rolled_back.last("rollback_finished") or {}
+            return (f"run {self.rolled_back.run_id} was rolled back already"
+                    f" (rollback finished PASS by process {finished.get('pid')})")
+        return f"no run in {directory} journaled a change that is not rolled back"
+
+
+class DeferredJournal(Journal):
+    """A journal whose file is created only when the run starts; events appended before are kept until then."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self._pending: list[bytes] | None = []
+        self._start_lock = threading.Lock()  # notifications append from their own threads
+
+    @classmethod
+    def reserve(cls, directory: Path, run_id: str | None = None) -> DeferredJournal:
+        """A run id in ``directory`` (made if missing: collection writes the run's items file there); no journal yet."""
+        directory.mkdir(parents=True, exist_ok=True)
+        return cls(directory / f"{run_id or new_run_id()}.jsonl")
+
+    @property
+    def started(self) -> bool:
+        return self._pending is None
+
+    def start(self, *, make_latest: bool = True) -> None:
+        """Create the file with the events appended so far; ``make_latest`` points ``latest`` at it."""
+        with self._start_lock:
+            if self._pending is None:
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            super()._write(b"".join(self._pending))
+            _fsync_directory(self.path.parent)
+            self._pending = None
+        if make_latest:
+            point_latest(self.path.parent, self.run_id)
+
+    def _write(self, data: bytes) -> None:
+        with self._start_lock:
+            if self._pending is not None:
+                self._pending.append(data)
+                return
+        super()._write(data)
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        if not self.started:
+            with self._start_lock:
+                pending = b"".join(self._pending or [])
+            return [e for e in (json.loads(line) for line in pending.splitlines() if line.strip())
+                    if kind is None or e.get("event") == kind]
+        return super().events(kind)

@@ -172,6 +172,10 @@ PREVIOUS_NOT_RUN = NotRun("previous version serving", "post-rollback", UNFINISHE
 SUBSET = {**RAN, "smoke": StageCounts(deselected=1), "load": StageCounts(deselected=1)}
 DESELECTED_TWO = (NotRun("smoke checks pass", "smoke", DESELECTED), NotRun("load test", "load", DESELECTED))
 
+BUILT_IN_FAILED = FailedCheck("releasegate::verify-rollback::api serves 1.0.0", "built-in: api serves 1.0.0", None,
+                              critical=True, post_rollback=True, outcome="FAIL",
+                              message="api serves 1.0.0: FAIL (observed 1.1.0, expected 1.0.0)")
+
 VERDICT_CASES: list[tuple[RunSummary, tuple[str, str, int]]] = [
     # 0 PROMOTED: every release scenario ran (a deploy among them) and no critical check failed
     (summary(), (PROMOTED, "every stage ran and no critical check failed", 0)),
@@ -252,8 +256,8 @@ VERDICT_CASES: list[tuple[RunSummary, tuple[str, str, int]]] = [
      (HALTED, "run interrupted; rollback disabled", 10)),
     (summary(halt=CRITICAL_HALT, changed=True, pytest_status=1),
      (HALTED, "release halted: critical failure in deploy", 10)),
-    # ... a rollback that no post-rollback check verified: after SIGTERM the rollback runs when the session
-    # ends and the post-rollback scenario never runs; none selected; inconclusive; its worker crashed
+    # ... a rollback that no post-rollback check verified: after SIGTERM under xdist the workers are gone and the
+    # post-rollback scenario never runs; none selected; inconclusive; its worker crashed
     (summary(halt=INTERRUPT_HALT, rollback=ROLLED, changed=True, not_run=(PREVIOUS_NOT_RUN,),
              decision=RollbackDecision(ROLLBACK, "run interrupted"), interrupted=True, pytest_status=2),
      (HALTED, "run interrupted; the rollback ran, but 1 post-rollback check(s) did not pass: previous version"
@@ -287,6 +291,18 @@ VERDICT_CASES: list[tuple[RunSummary, tuple[str, str, int]]] = [
      (ROLLBACK_FAILED, "1 post-rollback check(s) failed after the rollback", 11)),
     (summary(rollback_only=True, rollback=ROLLBACK_ACTION_FAILED, stages={}, changed=True, pytest_status=0),
      (ROLLBACK_FAILED, "1 rollback action(s) failed", 11)),
+    # --rollback-only without a @post-rollback scenario (pytest: 5, nothing selected): the built-in verification
+    (summary(rollback_only=True, rollback=ROLLED, decision=RollbackDecision(ROLLBACK, "--rollback-only"), stages={},
+             changed=True, pytest_status=5, failures=(BUILT_IN_FAILED,)),
+     (ROLLBACK_FAILED, "1 post-rollback check(s) failed after the rollback", 11)),
+    (summary(rollback_only=True, rollback=ROLLED, decision=RollbackDecision(ROLLBACK, "--rollback-only"), stages={},
+             changed=True, pytest_status=5, post_rollback_passed=("built-in: api serves 1.0.0",)),
+     (ROLLED_BACK, "--rollback-only", 1)),
+    (summary(rollback_only=True, rollback=ROLLED, decision=RollbackDecision(ROLLBACK, "--rollback-only"), stages={},
+             changed=True, pytest_status=5, post_rollback_passed=("built-in: api serves 1.0.0",),
+             failures=(failed("built-in: schema version is 0002", post_rollback=True, outcome="INCONCLUSIVE"),)),
+     (HALTED, "--rollback-only; the rollback ran, but 1 post-rollback check(s) did not pass: built-in: schema version"
+              " is 0002 (inconclusive); whether the previous state is back is unknown", 10)),
     # 12 PASSED: what ran passed, but it was not the whole release (-k, -m, node ids, skips, no deploy stage)
     (summary(stages=SUBSET, not_run=DESELECTED_TWO, changed=True),
      (f"{PASSED} (partial: 2 of 4 scenarios)", "2 release scenario(s) did not run: smoke checks pass (deselected),"

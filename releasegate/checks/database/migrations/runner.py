@@ -1,7 +1,8 @@
 """Migrations of any tool: where the schema is, what is pending, upgrade to head, downgrade, and their checks.
 
 PostgreSQL has transactional DDL: a migration that fails halfway leaves the database at the
-revision before it. ``apply_migrations`` reads the revision again after a failure and says so.
+revision before it. ``apply_migrations`` reads the revision again after a failure and says so; when
+it cannot (the server went away) the result is INCONCLUSIVE and the revision "unknown", never a guess.
 Every session gets ``lock_timeout`` (``PGOPTIONS``), so a migration waiting for a lock fails
 with "lock timeout" instead of blocking the application.
 """
@@ -94,12 +95,19 @@ def apply_migrations(dsn: str, settings: MigrationSettings, *,
     except dbconn.DatabaseError as exc:
         error = str(exc)
     elapsed = time.monotonic() - started
+    expected = f"at head ({','.join(target) or 'none'})" if target is not None else "the upgrade command succeeds"
     try:
         after = current_version(dsn, settings.tool, step=step)
     except dbconn.DatabaseError as exc:
-        after = None
-        error = error or str(exc)
-    expected = f"at head ({','.join(target) or 'none'})" if target is not None else "the upgrade command succeeds"
+        # unknown is recorded as unknown: neither "none" nor "left at the previous revision"
+        failed = f"migration failed: {error}; " if error else ""
+        detail = secrets.redact(f"{step}: database {database!r} ({where}): {failed}the revision after the migration"
+                                f" could not be read ({exc}): unknown; a person must inspect the database")
+        run = MigrationRun("UNKNOWN", before, None, target or [], round(elapsed, 3), error or str(exc), None,
+                           revision_after_known=False)
+        return CheckResult.unknown(name, detail, expected, elapsed_s=elapsed, evidence={
+            "dsn": where, "tool": settings.describe(), "revision_before": before, "revision_after": "unknown",
+            "left_at_previous_revision": "unknown", "head": target, **output}), run
     evidence: dict[str, Any] = {"dsn": where, "tool": settings.describe(), "revision_before": before,
                                 "revision_after": after, "head": target, **output}
     if error:
@@ -185,6 +193,8 @@ def check_finished_within(run: MigrationRun | None, seconds: float) -> CheckResu
     if run is None:
         return CheckResult.unknown(name, "no migration run is recorded in this run; apply the migrations first",
                                    f"<= {seconds:g}s")
+    if not run.revision_after_known:
+        return CheckResult.unknown(name, f"the migration's outcome is unknown: {run.error}", f"<= {seconds:g}s")
     if run.outcome != "PASS":
         return CheckResult.fail(name, f"failed after {run.elapsed_s:.1f}s", f"<= {seconds:g}s", detail=run.error)
     return CheckResult.judge(name, run.elapsed_s <= seconds, f"{run.elapsed_s:.2f}s", f"<= {seconds:g}s",

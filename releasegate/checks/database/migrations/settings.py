@@ -77,8 +77,9 @@ class MigrationRun:
     target: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
     error: str = ""
-    left_at_previous: bool | None = None  # after a failure: still at revision_before (transactional DDL)
+    left_at_previous: bool | None = None  # after a failure: still at revision_before (transactional DDL); None: unknown
     finished_at: float = field(default_factory=time.time)
+    revision_after_known: bool = True  # False: the revision could not be read afterwards (revision_after is not one)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
