@@ -33,6 +33,7 @@ from releasegate.plugins.summary import SUMMARY_KEY
 
 STARTED_KEY = pytest.StashKey[float]()
 VERDICT_KEY = pytest.StashKey[Verdict]()
+SIGNOFF_WRITTEN_KEY = pytest.StashKey[bool]()
 DEFAULT_SIGNOFF = "reports/signoff.md"
 
 
@@ -67,12 +68,17 @@ def pytest_releasegate_run_summary(session: pytest.Session, summary: RunSummary)
     config = session.config
     decided = verdict(summary)
     config.stash[VERDICT_KEY] = decided
-    text = secrets.redact(render(config, summary, decided))
-    path = signoff_path(config)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    attach_to_allure(config, text, decided)
     journal = config.stash.get(JOURNAL_KEY, None)
+    path = signoff_path(config)
+    if journal is not None and not journal.started:
+        # the run stopped before it started (a collection error): the previous run's record stays as it was
+        config.stash[SIGNOFF_WRITTEN_KEY] = False
+    else:
+        text = secrets.redact(render(config, summary, decided))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        attach_to_allure(config, text, decided)
+        config.stash[SIGNOFF_WRITTEN_KEY] = True
     if journal is not None:
         journal.append("run_finished", decision=decided.decision, label=decided.label, why=decided.why,
                        exit_code=decided.exit_code, signoff=str(path))
@@ -93,7 +99,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         terminalreporter.write_line(secrets.redact(summary.rollback.summary()))
     for item in summary.pending_manual:
         terminalreporter.write_line(f"pending manual item: {item}")
-    terminalreporter.write_line(f"sign-off: {signoff_path(config)}")
+    if config.stash.get(SIGNOFF_WRITTEN_KEY, True):
+        terminalreporter.write_line(f"sign-off: {signoff_path(config)}")
+    else:
+        terminalreporter.write_line(f"sign-off: not written (the run did not start; {signoff_path(config)} is the"
+                                    " previous run's, untouched)")
 
 
 def render(config: pytest.Config, summary: RunSummary, decided: Verdict) -> str:

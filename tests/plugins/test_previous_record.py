@@ -2,7 +2,7 @@
 
 A run that stops at a usage error (a bad option, a bad runbook) leaves reports/allure-results,
 reports/junit.xml, the sign-off and reports/journal/latest exactly as the last real run left them;
-a run that stops at a collection error leaves the Allure results, the JUnit XML, the journals and
+a run that stops at a collection error leaves the Allure results, the JUnit XML, the sign-off, the journals and
 ``latest`` alone (with and without xdist). ``--rollback-only`` finds the newest run of the
 environment with an unfinished plan, whatever came after it; a journal line cut off by a power
 loss is reported and the rollback runs from the complete lines.
@@ -88,13 +88,15 @@ def test_a_bad_runbook_leaves_the_previous_record_untouched(released: Release, r
 def test_a_collection_error_leaves_the_allure_results_and_junit_untouched(released: Release,
                                                                           xdist: list[str]) -> None:
     before = snapshot(released.root, journal=False)
+    signoff = released.signoff()
     journals = journal_files(released.root)
     (released.root / "features" / "broken.feature").write_text("Feature: x\n  Scenario: y\n    Given z\n  Whatever\n")
     result = released.pytester.runpytest_subprocess("features/", "--env", "local", "-p", "no:cacheprovider", *xdist)
     assert result.ret not in (pytest.ExitCode.OK, pytest.ExitCode.USAGE_ERROR), result.stdout.str()
     assert snapshot(released.root, journal=False) == before
     assert journal_files(released.root) == journals  # no journal created, latest not moved
-    assert "none (the run did not start)" in released.signoff()
+    assert released.signoff() == signoff  # the previous run's sign-off, untouched
+    result.stdout.fnmatch_lines(["decision: BLOCKED - collection error*", "sign-off: not written*"])
 
 
 @pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["one-process", "xdist"])

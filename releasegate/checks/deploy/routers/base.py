@@ -56,8 +56,11 @@ class TrafficRouter(Protocol):
     @classmethod
     def from_settings(cls, settings: RouterSettings) -> TrafficRouter: ...
 
-    def set_weights(self, weights: Mapping[str, int], colors: Mapping[str, str] | None = None) -> dict[str, int]:
-        """Send traffic to ``weights`` (address -> relative weight, 0 = none); the weights it now runs with."""
+    def set_weights(self, weights: Mapping[str, int], colors: Mapping[str, str] | None = None, *,
+                    restore: bool = False) -> dict[str, int]:
+        """Send traffic to ``weights`` (address -> relative weight, 0 = none); the weights it now runs with.
+
+        ``restore``: a rollback's call, which may bring a router that is cleanly down back up."""
         ...
 
     def weights(self) -> dict[str, int]:

@@ -31,7 +31,8 @@ has traffic (nginx names it in ``X-Releasegate-Upstream``, the worker in ``X-Rel
 A router that is down, half-dead (master gone, workers left holding the port), on a stale
 generation or answered by the wrong address raises ``CheckError`` with one line saying which.
 ``set_weights`` starts nginx only in a folder where it never ran (the first deployment); a router
-that ran there and is down now is an error, not something to paper over.
+that ran there and is down now is an error, not something to paper over, except in a rollback
+(``restore=True``): a router that is cleanly down is started again with the weights it restores.
 
 Paths and the listen address reach nginx.conf only validated (``runbook.options.nginx_listen``,
 ``nginx_path``) and quoted. ``weights()`` and ``colors()`` read the config file nginx runs with, so
@@ -415,8 +416,13 @@ class Router:
 
     # ------------------------------------------------------------------ weights
 
-    def set_weights(self, weights: Mapping[str, int], colors: Mapping[str, str] | None = None) -> dict[str, int]:
-        """Route traffic to ``weights`` (address -> relative weight, 0 = no traffic); reload; return them."""
+    def set_weights(self, weights: Mapping[str, int], colors: Mapping[str, str] | None = None, *,
+                    restore: bool = False) -> dict[str, int]:
+        """Route traffic to ``weights`` (address -> relative weight, 0 = no traffic); reload; return them.
+
+        ``restore`` (a rollback): a router that ran here and is cleanly down (no worker left on its port)
+        is started again with these weights, so that the previous version serves again.
+        """
         cleaned = _validate(weights)
         if colors is None:
             colors = {c: a for c, a in self.colors().items() if a in cleaned}
@@ -428,8 +434,14 @@ class Router:
         self.root.mkdir(parents=True, exist_ok=True)
         found = self.processes()
         if found.master is None:
-            if self.upstreams_conf.is_file() or found.orphans or found.others:
+            ran_here = self.upstreams_conf.is_file()
+            if (ran_here and not restore) or found.orphans or found.others:
                 raise CheckError(f"cannot set router weights: {self._diagnosis(found)}")
+            if ran_here:  # restore: start it again with the weights the rollback puts back
+                self._write_main_conf()
+                self._write_upstreams(cleaned, dict(colors))
+                self.start()
+                return self.weights()
             self.start()  # nginx never ran in this folder: the first deployment brings it up
         self._write_main_conf()
         previous = self.upstreams_conf.read_text() if self.upstreams_conf.is_file() else None

@@ -22,7 +22,8 @@ class NoRouter:
     def from_settings(cls, settings: RouterSettings) -> NoRouter:
         return cls()
 
-    def set_weights(self, weights: Mapping[str, int], colors: Mapping[str, str] | None = None) -> dict[str, int]:
+    def set_weights(self, weights: Mapping[str, int], colors: Mapping[str, str] | None = None, *,
+                    restore: bool = False) -> dict[str, int]:
         self._weights = dict(weights)
         return self._weights
 

@@ -236,14 +236,16 @@ def serving_colour(control: SlotControl, service: str, router: TrafficRouter) ->
 
 
 def set_weights(router: TrafficRouter, control: SlotControl, service: str, weights: dict[str, int],
-                record: DeploymentRecord, what: str) -> float:
-    """Apply weights; every address of the service is listed (0 = down); returns seconds taken."""
+                record: DeploymentRecord, what: str, *, restore: bool = False) -> float:
+    """Apply weights; every address of the service is listed (0 = down); returns seconds taken.
+
+    ``restore`` for an undo: a router that is cleanly down is started again with these weights."""
     full = {s.address: 0 for s in control.slots(service)}
     full.update(weights)
     colours = {colour: slots[0].address for colour in COLOURS if (slots := control.colour_slots(service, colour))}
     record.progress(what)
     started = time.monotonic()
-    router.set_weights(full, colors=colours)
+    router.set_weights(full, colors=colours, restore=restore)
     took = round(time.monotonic() - started, 3)
     if not router.verify_weights(full):
         raise TargetError(f"router of {service} does not run with the weights just set ({what}): {router.weights()}")

@@ -135,7 +135,8 @@ def put_back(control: SlotControl, record: DeploymentRecord, router: TrafficRout
     # before a colour is stopped the router is set (and verified) again: a file that says "previous"
     # proves nothing about a router that died during the switch
     if released or serving != {other} or not router.verify_weights(_full(control, service, other_slots)):
-        took = set_weights(router, control, service, weights_for(other_slots), undo, f"switch back to {other}")
+        took = set_weights(router, control, service, weights_for(other_slots), undo, f"switch back to {other}",
+                           restore=True)
     for slot in released:
         stop_slot(control, service, slot, undo)
     if took is None and not released and not unhealthy:
