@@ -20,6 +20,7 @@ from releasegate.checks.deploy.targets import host
 from releasegate.checks.deploy.targets.base import Target
 from releasegate.checks.result import CheckResult
 from releasegate.checks.runbook.model import Runbook
+from releasegate.load.representative import canary_load
 from releasegate.plugins.dryrun import changes, read_only
 from releasegate.plugins.evidence import Evidence
 from releasegate.steps._phrases import run, run_on, split_list, within_phrase
@@ -39,8 +40,9 @@ def _deploy(runbook: Runbook, target: Target, session: DeploySession, journal: A
     def journal_undo(deployment: Deployment) -> None:
         journal.stage_completed(str(deployment.record.undo), deployment.record.as_dict(), stage="deploy")
 
-    done = observe.deploy_services(runbook, target, _version(runbook, evidence), strategy, session=session,
-                                   on_deployed=journal_undo, gate_for=gate_for, **options)
+    with canary_load(runbook, strategy, evidence.item.config.rootpath, evidence.record):  # deploy.canary.load
+        done = observe.deploy_services(runbook, target, _version(runbook, evidence), strategy, session=session,
+                                       on_deployed=journal_undo, gate_for=gate_for, **options)
     for deployment in done:
         name = deployment.service
         evidence.attach_json(f"deployment record {name}", deployment.record.as_dict())
