@@ -1,8 +1,8 @@
 """The HTTP API: health, readiness, version, metrics, a small items CRUD and the seeds' aliases.
 
 Every request is counted with a ``synthetic`` label: ``false`` for a request without the
-``X-Releasegate-Synthetic`` header (a user's), else the header's kind (``prober``, ``load``; any other
-value is ``other``), so SLO queries can leave releasegate's own probes out.
+``X-Releasegate-Synthetic`` header (a user's), else the header's kind (``prober``, ``load``, the image's
+``healthcheck``; any other value is ``other``), so SLO queries can leave releasegate's own probes out.
 
 Faulty builds (see config.py) misbehave here: ``errors`` answers 5xx to a fixed share of API
 requests, ``slow`` delays every request except /metrics, ``crash`` never gets this far (see
@@ -36,7 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from demo_service import db
 from demo_service.config import Settings
 
-SYNTHETIC_KINDS = ("prober", "load")
+SYNTHETIC_KINDS = ("prober", "load", "healthcheck")
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0)
 STARTED = time.time()
 disable_created_metrics()

@@ -64,6 +64,7 @@ def load_stage_passed(load_result: LoadResult | None, evidence: Evidence) -> Non
 
 @when(slo_phrase("threshold", under_load=True), target_fixture="load_result")
 @then(slo_phrase("threshold", under_load=True), target_fixture="load_result")
+@then(slo_phrase("comparison", under_load=True), target_fixture="load_result")
 @changes
 def slo_under_load(ask: Ask, load: str, runbook: Runbook, evidence: Evidence,
                    pytestconfig: pytest.Config) -> LoadResult | None:
