@@ -27,16 +27,19 @@ from releasegate.localstack import StackConfig
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-SHORT = {"SEED_SLO_WINDOW_S": "6", "SEED_SLO_INTERVAL_S": "2", "SEED_SLO_MAX_DURATION_S": "6"}
-# deploy, the SLO watches and the post-rollback checks; the rest of each checklist is not what is tested here
-STAGES = "deploy or slo or post_rollback"
+SHORT = {"SEED_SLO_WINDOW_S": "10", "SEED_SLO_INTERVAL_S": "2", "SEED_SLO_MAX_DURATION_S": "6"}
+# backup (the data fingerprint), deploy, the SLO watches and the post-rollback checks; the rest of each
+# checklist is not what is tested here
+STAGES = "not (preflight or migrate or smoke or load or manual)"
 
 
 def pytest_run(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     journal = tmp_path / "journal"
+    tmp_path.mkdir(parents=True, exist_ok=True)  # --signoff names a file in a folder that exists
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-q",
-         "-o", f"releasegate_journal_dir={journal}", "--alluredir", str(tmp_path / "allure"), *args],
+         "-o", f"releasegate_journal_dir={journal}", "--alluredir", str(tmp_path / "allure"),
+         "--signoff", str(tmp_path / "signoff.md"), *args],
         cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, **SHORT},
     )
     events = [json.loads(line) for path in journal.glob("*.jsonl") for line in path.read_text().splitlines()]
@@ -51,14 +54,21 @@ def remove_example_containers(docker_client: Any) -> None:
             container.remove(force=True)
 
 
-def install_previous(tmp_path: Path, env: str) -> None:
-    for args in (["-m", "migrate"], ["--release", "1.0.0", "-m", "deploy"]):
+def install_previous(tmp_path: Path, env: str, base_url: str) -> None:
+    """1.0.0 serving on the example's target (left so by the rollback of the previous case, else installed)."""
+    try:
+        if httpx.get(f"{base_url}/version", timeout=3).json().get("version") == "1.0.0":
+            return
+    except (httpx.HTTPError, ValueError):
+        pass
+    for args in (["-m", "migrate", "--approve", "e2e"], ["--release", "1.0.0", "-m", "deploy", "--approve", "e2e"]):
         proc, finished = pytest_run(tmp_path / "install" / args[-1], "features/install.feature", "--env", env,
                                     *args)
-        assert finished["decision"] == "PROMOTED", proc.stdout[-3000:]
+        assert finished["decision"] in ("PROMOTED", "PASSED"), proc.stdout[-3000:]  # PASSED: partial (-m)
 
 
 LABEL_PORT = 18010
+INSTALLED: dict[str, str] = {}
 
 
 def test_the_demo_labels_each_request_by_who_sent_it(demo: Demo) -> None:
@@ -73,29 +83,61 @@ def test_the_demo_labels_each_request_by_who_sent_it(demo: Demo) -> None:
     assert kinds == {"false", "prober", "load", "other", "healthcheck"}, metrics
 
 
+SEEDS = {
+    # feature: (env, the example's own router)
+    "000_snowmobile.feature": ("seed-000-snowmobile", "http://127.0.0.1:18960"),
+    "001_worker_refactor.feature": ("seed-001-worker-refactor", "http://127.0.0.1:18961"),
+    "002_investment.feature": ("seed-002-investment", "http://127.0.0.1:18963"),
+    "003_ontology_download.feature": ("seed-003-ontology-download", "http://127.0.0.1:18965"),
+    "003_ontology_download_canary.feature": ("seed-003-ontology-download", "http://127.0.0.1:18965"),
+    "004_docsense.feature": ("seed-004-docsense", "http://127.0.0.1:18966"),
+}
+# what catches each build, measured on real traffic (never a lack of it): the error-rate watch or gate for
+# 1.1.0-errors; the latency watch or gate, or the prober that cannot keep its rate through it, for 1.1.0-slow
+CAUGHT_BY = {"1.1.0-errors": ("error rate",), "1.1.0-slow": ("latency", "could not keep its rate")}
+# The seed 003 examples (the ones issue 14 found promoting a broken build) run in every e2e run; the other
+# seeds' examples (about 11 minutes more on 2 shared cores) with RELEASEGATE_SEED_FAULTS=all.
+ALL_SEEDS = os.environ.get("RELEASEGATE_SEED_FAULTS") == "all"
 CASES = [
-    # (feature, env, build, what catches it)
-    ("003_ontology_download.feature", "seed-003-ontology-download", "1.1.0-errors",
-     "Stage 5 - monitor the error rate for 5 minutes"),
-    ("003_ontology_download.feature", "seed-003-ontology-download", "1.1.0-slow", "High latency warning"),
-    ("003_ontology_download_canary.feature", "seed-003-ontology-download", "1.1.0-errors",
-     "Canary - start and progression"),
-    ("003_ontology_download_canary.feature", "seed-003-ontology-download", "1.1.0-slow",
-     "Canary - start and progression"),
+    pytest.param(feature, build, marks=[] if feature.startswith("003") or ALL_SEEDS else [pytest.mark.skip(
+        reason="the other seeds' faulty builds run with RELEASEGATE_SEED_FAULTS=all")])
+    for feature in SEEDS for build in CAUGHT_BY
 ]
+IDS = [f"{f.split('.')[0]}-{b}" for f in SEEDS for b in CAUGHT_BY]
 
 
-@pytest.mark.parametrize(("feature", "env", "build", "caught_by"), CASES,
-                         ids=[f"{c[0].split('.')[0]}-{c[2]}" for c in CASES])
-def test_a_faulty_build_of_a_seed_example_is_rolled_back(stack: StackConfig, docker_client: Any, tmp_path: Path,
-                                                         feature: str, env: str, build: str, caught_by: str) -> None:
-    remove_example_containers(docker_client)
-    install_previous(tmp_path, env)
-    started = time.monotonic()
+def release(tmp_path: Path, docker_client: Any, feature: str, build: str,
+            *selection: str) -> tuple[str, dict[str, Any], str]:
+    env, base_url = SEEDS[feature]
+    if env != INSTALLED.get("env"):
+        remove_example_containers(docker_client)  # another example's containers hold the shared ports
+        INSTALLED["env"] = env
+    install_previous(tmp_path, env, base_url)
     proc, finished = pytest_run(tmp_path / "release", f"features/examples/{feature}", "--env", env,
-                                "--release", build, "-m", STAGES, "-k", "not notified")
-    output = proc.stdout[-4000:] + proc.stderr[-2000:]
+                                "--release", build, "--approve", "e2e", *selection)
+    return proc.stdout[-4000:] + proc.stderr[-2000:], finished, (tmp_path / "release" / "signoff.md").read_text()
+
+
+@pytest.mark.parametrize(("feature", "build"), CASES, ids=IDS)
+def test_a_faulty_build_of_a_seed_example_is_rolled_back(stack: StackConfig, docker_client: Any, tmp_path: Path,
+                                                         feature: str, build: str) -> None:
+    started = time.monotonic()
+    # no webhook sink in this test: the notification scenarios are left out
+    output, finished, signoff = release(tmp_path, docker_client, feature, build, "-m", STAGES,
+                                        "-k", "not (notified or notify)")
     assert finished["decision"] == "ROLLED BACK", output
-    assert proc.returncode == 1, output
-    assert caught_by in json.dumps(finished), output
-    print(f"{feature} {build}: ROLLED BACK in {time.monotonic() - started:.0f}s")
+    failed = signoff.split("## Failed checks", 1)[1].split("## Rollback", 1)[0]
+    assert any(text in failed for text in CAUGHT_BY[build]), failed
+    assert "not enough traffic to judge" not in failed.split("\n")[0], failed
+    assert "Post-rollback checks passed" in signoff, signoff
+    print(f"{feature} {build}: ROLLED BACK in {time.monotonic() - started:.0f}s\n{failed[:2000]}")
+
+
+def test_the_good_build_of_the_seed_003_canary_is_promoted_on_the_users_traffic(
+        stack: StackConfig, docker_client: Any, tmp_path: Path) -> None:
+    started = time.monotonic()
+    output, finished, signoff = release(tmp_path, docker_client, "003_ontology_download_canary.feature", "1.1.0")
+    assert signoff.startswith("# Release sign-off: PROMOTED"), signoff
+    assert finished["decision"] == "PROMOTED", output
+    assert "4 passed" in output, output
+    print(f"003 canary 1.1.0: PROMOTED in {time.monotonic() - started:.0f}s")
