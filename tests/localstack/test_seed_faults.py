@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support.stack import Demo
+from support.stack import Demo, prometheus_query, wait_for
 
 from releasegate.checks.deploy.prober import PROBER_HEADERS
 from releasegate.load.runner import load_headers
@@ -135,9 +135,11 @@ def test_a_faulty_build_of_a_seed_example_is_rolled_back(stack: StackConfig, doc
 
 def test_the_good_build_of_the_seed_003_canary_is_promoted_on_the_users_traffic(
         stack: StackConfig, docker_client: Any, tmp_path: Path) -> None:
+    # the preflight wants every scraped target up: Prometheus forgets the canary a previous case removed
+    assert wait_for(lambda: not prometheus_query(stack, 'up{service="ontology-download"} == 0'), timeout_s=60)
     started = time.monotonic()
     output, finished, signoff = release(tmp_path, docker_client, "003_ontology_download_canary.feature", "1.1.0")
     assert signoff.startswith("# Release sign-off: PROMOTED"), signoff
     assert finished["decision"] == "PROMOTED", output
-    assert "4 passed" in output, output
+    assert "3 passed, 1 skipped" in output, output  # the post-rollback scenario has nothing to check
     print(f"003 canary 1.1.0: PROMOTED in {time.monotonic() - started:.0f}s")
