@@ -340,6 +340,11 @@ class SloTraffic(_Model):
     min_request_rate: float | None = Field(
         default=None, ge=0, description="requests per second of real traffic below which no verdict is given")
 
+    @field_validator("real_traffic_selector")
+    @classmethod
+    def _selector(cls, value: str | None) -> str | None:
+        return None if value is None else _check_selector(value)
+
 
 class Slo(_Model):
     real_traffic_selector: str = Field(

@@ -497,18 +497,17 @@ def _result(name: str, runs: list[MetricRun], elapsed: float, started: float, fi
             "worst_case_s": max(r.metric.worst_case_s(query_timeout_s) for r in runs),
             "query_timeout_s": query_timeout_s,
             "warnings": warnings,
-            "traffic": {r.metric.name: _traffic_summary(r) for r in runs if r.metric.traffic is not None},
+            "traffic": {r.metric.name: _traffic_summary(r, r.metric.traffic) for r in runs
+                        if r.metric.traffic is not None},
             "metrics": metrics_evidence,
         },
     )
 
 
-def _traffic_summary(run: MetricRun) -> dict[str, Any]:
+def _traffic_summary(run: MetricRun, traffic: Traffic) -> dict[str, Any]:
     """The traffic a metric judged: the lowest and the last real request rate, the last breakdown by endpoint."""
     seen = [m.traffic for m in run.measurements if m.traffic is not None]
-    assert run.metric.traffic is not None
-    summary: dict[str, Any] = {"real_traffic_selector": run.metric.traffic.selector,
-                               "min_request_rate": run.metric.traffic.min_rate}
+    summary: dict[str, Any] = {"real_traffic_selector": traffic.selector, "min_request_rate": traffic.min_rate}
     if seen:
         summary |= {"lowest_real_rps": min(t["real_rps"] for t in seen), "last": seen[-1]}
     return summary

@@ -84,6 +84,8 @@ def test_selector_and_minimum_per_service_and_an_empty_selector_counts_everythin
     ("slo:\n  real_traffic_selector: 'synthetic is not prober'\n",
      r"t.yaml:3: slo.real_traffic_selector: .*cannot read the label matcher 'synthetic is not prober'"),
     ("slo:\n  min_request_rate: -1\n", r"t.yaml:3: slo.min_request_rate"),
+    ("slo:\n  services:\n    api: {real_traffic_selector: 'user_agent like bots'}\n",
+     r"t.yaml:4: slo.services.api.real_traffic_selector: .*cannot read the label matcher 'user_agent like bots'"),
     ("slo:\n  services: {nope: {min_request_rate: 2}}\n", r"slo.services names 'nope', which is not one of"),
     ("deploy:\n  canary: {load: nope}\n", r"deploy.canary.load 'nope' is not one of the load profiles"),
 ])
