@@ -1,5 +1,9 @@
 """The HTTP API: health, readiness, version, metrics, a small items CRUD and the seeds' aliases.
 
+Every request is counted with a ``synthetic`` label: ``false`` for a request without the
+``X-Releasegate-Synthetic`` header (a user's), else the header's kind (``prober``, ``load``, the image's
+``healthcheck``; any other value is ``other``), so SLO queries can leave releasegate's own probes out.
+
 Faulty builds (see config.py) misbehave here: ``errors`` answers 5xx to a fixed share of API
 requests, ``slow`` delays every request except /metrics, ``crash`` never gets this far (see
 __main__.py), ``badmigration`` ships a migration that fails (see migrations/faulty/).
@@ -32,6 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from demo_service import db
 from demo_service.config import Settings
 
+SYNTHETIC_KINDS = ("prober", "load", "healthcheck")
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0)
 STARTED = time.time()
 disable_created_metrics()
@@ -65,12 +70,13 @@ def create_app(settings: Settings) -> FastAPI:
     engine = db.make_engine(settings.database_url) if settings.database_url else None
     registry = CollectorRegistry()
     requests_total = Counter(
-        "http_requests_total", "HTTP requests", ["status", "method", "path", "version"], registry=registry
+        "http_requests_total", "HTTP requests", ["status", "method", "path", "version", "synthetic"],
+        registry=registry,
     )
     duration = Histogram(
         "http_request_duration_seconds",
         "HTTP request duration",
-        ["method", "path", "version"],
+        ["method", "path", "version", "synthetic"],
         buckets=BUCKETS,
         registry=registry,
     )
@@ -105,8 +111,9 @@ def create_app(settings: Settings) -> FastAPI:
         label = getattr(route, "path", None) or ("unmatched" if response.status_code == 404 else path)
         if path != "/metrics":
             elapsed = time.perf_counter() - started
-            requests_total.labels(str(response.status_code), request.method, label, version).inc()
-            duration.labels(request.method, label, version).observe(elapsed)
+            kind = synthetic(request.headers.get("x-releasegate-synthetic"))
+            requests_total.labels(str(response.status_code), request.method, label, version, kind).inc()
+            duration.labels(request.method, label, version, kind).observe(elapsed)
         response.headers["X-App-Version"] = version
         return response
 
@@ -257,6 +264,14 @@ def _add_aliases(
     }
     for path in settings.aliases:
         app.add_api_route(path, handlers[path], methods=["GET"])
+
+
+def synthetic(header: str | None) -> str:
+    """The ``synthetic`` label of a request: ``false`` without the header, else one of a fixed set of kinds."""
+    if header is None:
+        return "false"
+    kind = header.strip().lower()
+    return kind if kind in SYNTHETIC_KINDS else "other"
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:

@@ -92,12 +92,12 @@ Feature: Snowmobile Product Data Reconciliation System - deployment checklist (s
 
   @slo @critical
   Scenario: Error Tracking - watch for error spikes
-    Then the error rate of "snowmobile-api" stays below 5% for 20 seconds
+    Then while the load profile "users" runs, the error rate of "snowmobile-api" stays below 5% for 20 seconds
     And no alert is firing for "snowmobile-api"
 
   @slo @critical
   Scenario: Performance - verify performance targets met
-    Then the p95 latency of "snowmobile-api" stays below 1000 ms for 20 seconds
+    Then while the load profile "users" runs, the p95 latency of "snowmobile-api" stays below 1000 ms for 20 seconds
 
   @manual
   Scenario: Performance - monitor resource usage

@@ -148,12 +148,12 @@ Feature: 003 Worker Refactor - production deployment (seed 001)
   @slo @critical
   Scenario: All services are running and error rates are minimal
     Then all containers are running and healthy
-    And the error rate of "worker-api" stays below 1% for 20 seconds
+    And while the load profile "users" runs, the error rate of "worker-api" stays below 1% for 20 seconds
     And no alert is firing for "worker-api"
 
   @slo @critical
   Scenario: Performance metrics are within acceptable ranges
-    Then the p95 latency of "worker-api" stays below 1000 ms for 20 seconds
+    Then while the load profile "users" runs, the p95 latency of "worker-api" stays below 1000 ms for 20 seconds
 
   @slo
   Scenario: Resource usage is optimal
@@ -162,8 +162,8 @@ Feature: 003 Worker Refactor - production deployment (seed 001)
 
   @slo
   Scenario: Baseline comparison against the local environment
-    Then the error rate of version "1.1.0" of "worker-api" is within 10% of the recorded baseline
-    And the p95 latency of version "1.1.0" of "worker-api" is within 50% of the recorded baseline
+    Then while the load profile "users" runs, the error rate of version "1.1.0" of "worker-api" is within 10% of the recorded baseline
+    And while the load profile "users" runs, the p95 latency of version "1.1.0" of "worker-api" is within 50% of the recorded baseline
 
   @load @critical
   Scenario: Performance baseline tests

@@ -229,11 +229,11 @@ Feature: Investment Analysis Platform - production deployment (seed 002)
 
   @slo @critical
   Scenario: HighAPIResponseTime - p95 response time stays below 2 seconds
-    Then the p95 latency of "investment-backend" stays below 2000 ms for 20 seconds
+    Then while the load profile "users" runs, the p95 latency of "investment-backend" stays below 2000 ms for 20 seconds
 
   @slo @critical
   Scenario: Error rate does not increase significantly
-    Then the error rate of "investment-backend" stays below 5% for 20 seconds
+    Then while the load profile "users" runs, the error rate of "investment-backend" stays below 5% for 20 seconds
     And no alert is firing for "investment-backend"
 
   @slo

@@ -2,6 +2,8 @@ Feature: OntologyDownload - blue-green production deployment (seed 003)
   Blue-green through nginx: health check the current service, deploy to the standby colour,
   verify it, switch the traffic, watch the error rate for 5 minutes, roll back automatically on
   failure. The canary path of the same guide is 003_ontology_download_canary.feature.
+  Every watch is judged on the runbook's "users" load profile (the users' traffic mix), never on
+  releasegate's own prober, whose requests the SLO queries leave out (docs/slo-and-load.md).
   Runbook: runbooks/seed-003-ontology-download.yaml.
 
   # --- 1. Environment Verification -------------------------------------------------------------
@@ -130,12 +132,13 @@ Feature: OntologyDownload - blue-green production deployment (seed 003)
 
   @slo @critical
   Scenario: Stage 5 - monitor the error rate for 5 minutes (rollback above 5%)
-    Then the error rate of "ontology-download" stays below 5% for 5 minutes, sampled every 15 seconds
+    Then while the load profile "users" runs, the error rate of "ontology-download" stays below 5% for 5 minutes, sampled every 15 seconds
     And no alert is firing for "ontology-download"
 
-  @slo
+  # The seed calls p95 > 1s a warning; releasegate rolls a build that answers in 1.7 s back (issue 14).
+  @slo @critical
   Scenario: High latency warning (p95 > 1s)
-    Then the p95 latency of "ontology-download" stays below 1000 ms for 20 seconds
+    Then while the load profile "users" runs, the p95 latency of "ontology-download" stays below 1000 ms for 20 seconds
 
   @manual
   Scenario: Cache hit rate low (<60%) warning

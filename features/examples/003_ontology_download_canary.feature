@@ -1,7 +1,9 @@
 Feature: OntologyDownload - canary deployment (seed 003, canary section)
   Gradually shift traffic to the new version (5% -> 25% -> 50% -> 100%); between steps the SLO
   analysis of the runbook (success rate at least 99.5%, error rate below 1%) gates the next step,
-  and a failed gate sets the canary's weight to 0 and rolls back.
+  and a failed gate sets the canary's weight to 0 and rolls back. The runbook's deploy.canary.load
+  runs the "users" load profile through the router for the whole canary: each gate judges the
+  canary version's share of the users' traffic, never releasegate's own prober.
   Runbook: runbooks/seed-003-ontology-download.yaml (slo: the canary-config.yml thresholds).
 
   @preflight @critical
@@ -18,8 +20,8 @@ Feature: OntologyDownload - canary deployment (seed 003, canary section)
 
   @slo @critical
   Scenario: Canary - success threshold 99.5% and error rate threshold 1%
-    Then the success rate of "ontology-download" stays at least 99.5% for 20 seconds
-    And the error rate of "ontology-download" stays below 1% for 20 seconds
+    Then while the load profile "users" runs, the success rate of "ontology-download" stays at least 99.5% for 20 seconds
+    And while the load profile "users" runs, the error rate of "ontology-download" stays below 1% for 20 seconds
 
   @post-rollback @critical
   Scenario: Canary - rollback leaves the previous version serving all traffic

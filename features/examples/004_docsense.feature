@@ -140,15 +140,15 @@ Feature: Trading Algorithm Document Analyzer - production deployment (seed 004)
 
   @slo @critical
   Scenario: Health checks passing for 30 minutes
-    Then the SLO analysis of "docsense-backend" passes
+    Then while the load profile "users" runs, the SLO analysis of "docsense-backend" passes
 
   @slo @critical
   Scenario: Error rate < 1%
-    Then the error rate of "docsense-backend" stays below 1% for 20 seconds
+    Then while the load profile "users" runs, the error rate of "docsense-backend" stays below 1% for 20 seconds
 
   @slo @critical
   Scenario: Response time within SLA (p95 < 1s)
-    Then the p95 latency of "docsense-backend" stays below 1000 ms for 20 seconds
+    Then while the load profile "users" runs, the p95 latency of "docsense-backend" stays below 1000 ms for 20 seconds
 
   @slo @critical
   Scenario: No projection failures

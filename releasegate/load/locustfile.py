@@ -6,7 +6,14 @@ The profile is a JSON file named by RELEASEGATE_LOAD_PROFILE (written by ``load.
      "endpoints": [{"path", "method", "weight", "name", "json_body"}],
      "stages": [{"duration_s", "users", "spawn_rate"}],
      "thresholds": {"failure_ratio_max", "p95_ms_max", "min_rps", "grace_s"},
-     "stages_out": "/path/stages.json"}
+     "stages_out": "/path/stages.json", "headers": {"X-Releasegate-Synthetic": "load", ...},
+     "hold_s": 0, "abort_on_breach": true}
+
+Every request carries ``headers`` (``load.runner``: ``X-Releasegate-Synthetic: load`` and a
+``releasegate-load/<version>`` user agent), so the service can tell load traffic from the prober's
+and from its users'. ``hold_s`` keeps the last stage running that much longer (a load that lasts
+as long as the analysis it serves, stopped through ``stop_file``); with ``abort_on_breach`` false a
+breached threshold is reported, never a reason to stop the traffic an analysis is judging.
 
 The master (or the single local runner) watches the statistics of the current stage every half
 second; once ``grace_s`` of a stage has gone by, a breached failure-ratio or p95 threshold stops
@@ -39,6 +46,9 @@ CHECK_EVERY_S = 0.5
 PROFILE: dict[str, Any] = json.loads(Path(os.environ["RELEASEGATE_LOAD_PROFILE"]).read_text())
 STAGES: list[dict[str, Any]] = PROFILE["stages"]
 ENDS: list[float] = [sum(float(s["duration_s"]) for s in STAGES[: i + 1]) for i in range(len(STAGES))]
+ENDS[-1] += float(PROFILE.get("hold_s", 0))
+HEADERS: dict[str, str] = {str(k): str(v) for k, v in (PROFILE.get("headers") or {}).items()}
+ABORT_ON_BREACH = bool(PROFILE.get("abort_on_breach", True))
 
 
 def _task(endpoint: dict[str, Any]) -> Any:
@@ -49,9 +59,9 @@ def _task(endpoint: dict[str, Any]) -> Any:
 
     def request(user: Any) -> None:
         if body is None:
-            user.client.request(method, path, name=name)
+            user.client.request(method, path, name=name, headers=HEADERS)
         else:
-            user.client.request(method, path, name=name, json=body)
+            user.client.request(method, path, name=name, json=body, headers=HEADERS)
 
     request.__name__ = f"request_{name}"
     return request
@@ -136,7 +146,7 @@ class StageWatch:
         grace = float(PROFILE["thresholds"].get("grace_s", 5))
         if self._steady_snapshot is None and now - stage_started >= grace:
             self._steady_snapshot = self.snapshot()
-        if self._steady_snapshot is not None and not self.aborted:
+        if self._steady_snapshot is not None and not self.aborted and ABORT_ON_BREACH:
             record = self._record(self.current, self.snapshot())
             found = breaches(stage_figures(record), PROFILE["thresholds"], final=False)
             if found:

@@ -30,6 +30,7 @@ from typing import Any
 
 from releasegate.checks import secrets
 from releasegate.checks._support.paths import PACKAGE_ROOT, REPO_ROOT
+from releasegate.checks.deploy.prober import SYNTHETIC_HEADER, VERSION
 from releasegate.checks.errors import ConfigError
 from releasegate.checks.result import CheckResult
 from releasegate.checks.runbook.model import LoadProfile, Runbook
@@ -38,6 +39,17 @@ from releasegate.load.stats import StageRecord, breaches, stage_figures
 LOCUSTFILE = PACKAGE_ROOT / "load" / "locustfile.py"
 PROFILE_ENV = "RELEASEGATE_LOAD_PROFILE"
 STARTUP_ALLOWANCE_S = 30.0
+
+
+def load_headers(profile_name: str) -> dict[str, str]:
+    """What every request of a load profile says about itself: synthetic ``load`` traffic of this profile.
+
+    The label a service exports from ``X-Releasegate-Synthetic`` tells load from the prober (``prober``)
+    and from real users (no header); ``slo.real_traffic_selector`` counts load traffic as real by default,
+    because a profile models the service's users (docs/slo-and-load.md).
+    """
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", profile_name)
+    return {SYNTHETIC_HEADER: "load", "User-Agent": f"releasegate-load/{VERSION} ({safe})"}
 
 
 @dataclass
@@ -54,8 +66,12 @@ class LoadRun:
     """One Locust run in the background: ``start()``, then ``wait()`` for the verdict."""
 
     def __init__(self, profile: LoadProfile, host: str, out_dir: Path, *, name: str = "load",
-                 python: str = sys.executable) -> None:
+                 python: str = sys.executable, hold_s: float = 0.0, abort_on_breach: bool = True,
+                 headers: dict[str, str] | None = None) -> None:
         self.profile = profile
+        self.hold_s = max(0.0, hold_s)
+        self.abort_on_breach = abort_on_breach
+        self.headers = headers if headers is not None else load_headers(name)
         self.host = host.rstrip("/")
         self.out_dir = out_dir
         self.name = name
@@ -66,7 +82,7 @@ class LoadRun:
 
     @property
     def planned_s(self) -> float:
-        return sum(s.duration_s for s in self.profile.stages)
+        return sum(s.duration_s for s in self.profile.stages) + self.hold_s
 
     def start(self) -> LoadRun:
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -77,7 +93,8 @@ class LoadRun:
         data = self.profile.model_dump(mode="json")
         self.stop_file.unlink(missing_ok=True)
         data |= {"host": self.host, "stages_out": str(stages_file), "started_out": str(self.started_file),
-                 "stop_file": str(self.stop_file)}
+                 "stop_file": str(self.stop_file), "headers": self.headers, "hold_s": self.hold_s,
+                 "abort_on_breach": self.abort_on_breach}
         profile_file.write_text(json.dumps(data, indent=2))
         env = dict(os.environ)
         env[PROFILE_ENV] = str(profile_file)
@@ -239,13 +256,19 @@ def report_dir(root: Path, name: str) -> Path:
     return root / "reports" / "load" / f"{time.strftime('%Y%m%dT%H%M%S')}-{safe}"
 
 
-def start_profile(runbook: Runbook, name: str, out_dir: Path) -> LoadRun | CheckResult:
-    """Start the runbook's load profile ``name``; INCONCLUSIVE when the runbook does not define it fully."""
+def start_profile(runbook: Runbook, name: str, out_dir: Path, *, hold_s: float = 0.0,
+                  abort_on_breach: bool = True) -> LoadRun | CheckResult:
+    """Start the runbook's load profile ``name``; INCONCLUSIVE when the runbook does not define it fully.
+
+    ``hold_s`` keeps its last stage running that much longer; ``abort_on_breach`` False keeps the traffic
+    flowing when a threshold breaks (the load serves an analysis, which gives the verdict).
+    """
     try:
         profile, host = profile_for(runbook, name)
     except ConfigError as exc:
         return CheckResult.unknown(f'load profile "{name}"', str(exc))
-    return LoadRun(profile, host, out_dir, name=f'load profile "{name}"').start()
+    return LoadRun(profile, host, out_dir, name=f'load profile "{name}"', hold_s=hold_s,
+                   abort_on_breach=abort_on_breach, headers=load_headers(name)).start()
 
 
 def run_profile(runbook: Runbook, name: str, out_dir: Path) -> LoadResult | CheckResult:
@@ -304,4 +327,5 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-__all__ = ["LoadResult", "LoadRun", "profile_for", "report_dir", "run_load", "run_profile", "start_profile"]
+__all__ = ["LoadResult", "LoadRun", "load_headers", "profile_for", "report_dir", "run_load", "run_profile",
+           "start_profile"]

@@ -5,7 +5,10 @@
 - ``targets``: every target of the runbook by name (``targets["api-host"]``), built lazily.
 - ``deploy_session``: what deploy steps did in this session (deployments, prober results), so a
   later step ("no request failed during the switch", "the previous version is restored") sees it.
-- ``canary_gate``: the analysis gate between canary steps (the runbook's SLO analysis).
+- ``canary_gate``: the analysis gate between canary steps: the runbook's SLO analysis of the canary's
+  version, its first measurement one query window after the weight changed (``slo.canary_metrics``);
+  the traffic it judges comes from ``deploy.canary.load`` when the runbook names a load profile
+  (``releasegate.load.representative``, started by the deploy step).
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ def deploy_session() -> DeploySession:
 
 @pytest.fixture
 def canary_gate(runbook: Runbook) -> Callable[[str], Callable[[int], CheckResult]]:
-    """``canary_gate(service)`` -> a gate that runs the runbook's SLO analysis of the service."""
+    """``canary_gate(service)`` -> a gate that runs the runbook's SLO analysis of the canary's version."""
 
     def for_service(service: str) -> Callable[[int], CheckResult]:
         def gate(weight: int) -> CheckResult:
@@ -80,7 +83,7 @@ def canary_gate(runbook: Runbook) -> Callable[[str], Callable[[int], CheckResult
             try:
                 from releasegate.checks.slo import metrics as slo
 
-                return slo.run(runbook, slo.runbook_metrics(runbook, service), name)
+                return slo.run(runbook, slo.canary_metrics(runbook, service, runbook.version_to), name)
             except (ImportError, AttributeError) as exc:
                 return CheckResult.unknown(name, f"the SLO analysis is not available: {exc}", "analysis passed")
             except ReleaseGateError as exc:

@@ -21,6 +21,7 @@ from releasegate.checks.deploy.targets import host
 from releasegate.checks.deploy.targets.base import Target
 from releasegate.checks.result import CheckResult
 from releasegate.checks.runbook.model import Runbook
+from releasegate.load.representative import canary_load
 from releasegate.plugins.dryrun import changes, read_only
 from releasegate.plugins.evidence import Evidence
 from releasegate.plugins.journal import StageRecorder
@@ -38,8 +39,9 @@ def _version(runbook: Runbook, evidence: Evidence) -> str:
 
 def _deploy(runbook: Runbook, target: Target, session: DeploySession, journal: StageRecorder, evidence: Evidence,
             strategy: str, gate_for: Callable[[str], Gate] | None = None, **options: Any) -> None:
-    done = observe.deploy_services(runbook, target, _version(runbook, evidence), strategy, session=session,
-                                   changes=journal, gate_for=gate_for, **options)
+    with canary_load(runbook, strategy, evidence.item.config.rootpath, evidence.record):  # deploy.canary.load
+        done = observe.deploy_services(runbook, target, _version(runbook, evidence), strategy, session=session,
+                                       changes=journal, gate_for=gate_for, **options)
     for deployment in done:
         name = deployment.service
         evidence.attach_json(f"deployment record {name}", deployment.record.as_dict())

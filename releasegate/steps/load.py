@@ -10,7 +10,7 @@ from releasegate.checks.result import CheckResult
 from releasegate.checks.runbook.model import Runbook
 from releasegate.checks.slo.phrases import Ask
 from releasegate.load.runner import LoadResult, report_dir, run_profile
-from releasegate.load.under_load import measure_under_load
+from releasegate.load.under_load import analysis_under_load, measure_under_load
 from releasegate.plugins.dryrun import changes, read_only
 from releasegate.plugins.evidence import Evidence
 from releasegate.steps._phrases import slo_phrase
@@ -64,11 +64,26 @@ def load_stage_passed(load_result: LoadResult | None, evidence: Evidence) -> Non
 
 @when(slo_phrase("threshold", under_load=True), target_fixture="load_result")
 @then(slo_phrase("threshold", under_load=True), target_fixture="load_result")
+@then(slo_phrase("comparison", under_load=True), target_fixture="load_result")
 @changes
 def slo_under_load(ask: Ask, load: str, runbook: Runbook, evidence: Evidence,
                    pytestconfig: pytest.Config) -> LoadResult | None:
     """Measure an SLO while the load profile runs; the analysis spans the load unless the phrase gives a duration."""
     analysis, result = measure_under_load(runbook, ask, load, report_dir(pytestconfig.rootpath, load))
+    _record(result, evidence)
+    evidence.require(analysis)
+    return result
+
+
+@when(parsers.parse('while the load profile "{name}" runs, the SLO analysis of "{service}" passes'),
+      target_fixture="load_result")
+@then(parsers.parse('while the load profile "{name}" runs, the SLO analysis of "{service}" passes'),
+      target_fixture="load_result")
+@changes
+def slo_analysis_under_load(name: str, service: str, runbook: Runbook, evidence: Evidence,
+                            pytestconfig: pytest.Config) -> LoadResult | None:
+    """The runbook's whole SLO analysis of the service (one slo.window_s) judged on the profile's traffic."""
+    analysis, result = analysis_under_load(runbook, service, name, report_dir(pytestconfig.rootpath, name))
     _record(result, evidence)
     evidence.require(analysis)
     return result

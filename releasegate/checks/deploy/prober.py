@@ -11,7 +11,10 @@
 Requests are paced by worker threads (enough that answers as slow as the timeout keep the rate)
 and sent through the one HTTP client (``checks._support.http``, no retries) with
 ``Connection: close``, so each opens a new connection: a request counts as failed when the
-connection is refused or reset, it times out, or the answer is not 2xx. The prober is bounded: it
+connection is refused or reset, it times out, or the answer is not 2xx. Every request says it is
+synthetic (``User-Agent: releasegate-prober/<version>``, ``X-Releasegate-Synthetic: prober``), so
+a service that exports the header as a label lets the SLO queries leave the prober out
+(``slo.real_traffic_selector``, docs/slo-and-load.md). The prober is bounded: it
 stops by itself after ``max_duration_s`` and keeps at most ``max_samples`` failure samples.
 """
 
@@ -25,6 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from importlib import metadata
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,6 +36,15 @@ import httpx
 
 from releasegate.checks._support import http
 from releasegate.checks.result import CheckResult
+
+try:
+    VERSION = metadata.version("releasegate")
+except metadata.PackageNotFoundError:  # a source checkout that was never installed
+    VERSION = "0"
+
+SYNTHETIC_HEADER = "X-Releasegate-Synthetic"
+"""The header releasegate's own traffic carries: ``prober`` (never real traffic) or ``load`` (a load profile)."""
+PROBER_HEADERS = {SYNTHETIC_HEADER: "prober", "User-Agent": f"releasegate-prober/{VERSION}"}
 
 SETTLE_S = 0.5
 """How long ``probing`` runs before the change starts and after it ends."""
@@ -106,7 +119,7 @@ class Prober:
 
     def start(self) -> None:
         self._client = http.client(timeout_s=self.timeout_s, retries=0,
-                                   headers={"Connection": "close", "User-Agent": "releasegate-prober"})
+                                   headers={"Connection": "close", **PROBER_HEADERS})
         self._started = time.monotonic()
         interval = self.workers / self.rate_per_s
         for index in range(self.workers):

@@ -273,10 +273,19 @@ class Router(_Model, typed.OptionsOfKind):
     options: typed.RouterOptionsOfKind = Field(default=None, validate_default=True, description="see typed options")
 
 
+class CanaryOptions(_Model):
+    load: str | None = Field(
+        default=None,
+        description="a load profile of the runbook's load: section, run against the router for the whole canary"
+                    " so that every analysis gate judges the traffic mix the profile describes",
+    )
+
+
 class Deploy(_Model):
     target: str | None = None
     strategy: Literal["recreate", "rolling", "blue-green", "canary"] = "blue-green"
     canary_weights: list[int] = Field(default_factory=lambda: [5, 25, 50, 100])
+    canary: CanaryOptions = Field(default_factory=CanaryOptions)
     order: list[str] = Field(default_factory=list)
     health_timeout_s: float = Field(default=60, gt=0)
     router: Router = Field(default_factory=Router)
@@ -457,7 +466,43 @@ class SloMetric(_Model):
         return self
 
 
+DEFAULT_REAL_TRAFFIC_SELECTOR = 'synthetic=~"|false|load"'
+DEFAULT_MIN_REQUEST_RATE = 1.0
+
+
+class SloTraffic(_Model):
+    """What counts as the real traffic of one service, and how much of it a verdict needs (slo.services.NAME)."""
+
+    real_traffic_selector: str | None = Field(
+        default=None, description="PromQL label matchers selecting the traffic that represents the service")
+    min_request_rate: float | None = Field(
+        default=None, ge=0, description="requests per second of real traffic below which no verdict is given")
+
+    @field_validator("real_traffic_selector")
+    @classmethod
+    def _selector(cls, value: str | None) -> str | None:
+        return None if value is None else _check_selector(value)
+
+
 class Slo(_Model):
+    real_traffic_selector: str = Field(
+        default=DEFAULT_REAL_TRAFFIC_SELECTOR,
+        description="PromQL label matchers added to every SLO and analysis query: the traffic that represents the"
+                    " service (default: no synthetic label, synthetic=\"false\" or a load profile's"
+                    " synthetic=\"load\"; the prober's synthetic=\"prober\" never counts); \"\" counts everything",
+    )
+    min_request_rate: float = Field(
+        default=DEFAULT_MIN_REQUEST_RATE, ge=0,
+        description="requests per second of real traffic a measurement needs; below it the measurement is"
+                    " INCONCLUSIVE (not enough traffic to judge), never a pass",
+    )
+    endpoint_label: str = Field(default="path", description="label holding the endpoint, for the traffic report")
+    services: dict[str, SloTraffic] = Field(
+        default_factory=dict, description="per service: real_traffic_selector and min_request_rate")
+    max_duration_s: float | None = Field(
+        default=None, gt=0,
+        description="caps the duration of every SLO measurement (a rehearsal on a test stack); the evidence says so",
+    )
     error_rate_max: float = Field(default=0.01, ge=0, le=1)
     p95_latency_max_s: float = Field(default=1.0, gt=0)
     availability_min: float = Field(default=0.995, ge=0, le=1)
@@ -480,6 +525,52 @@ class Slo(_Model):
         default_factory=dict, description="recorded figures of the previous release, per built-in"
     )
     metrics: list[SloMetric] = Field(default_factory=list, description="extra PromQL metrics of the SLO analysis")
+
+    @field_validator("real_traffic_selector")
+    @classmethod
+    def _selector(cls, value: str) -> str:
+        return _check_selector(value)
+
+    def traffic(self, service: str | None) -> tuple[str, float]:
+        """(real traffic selector, minimum real requests per second) of ``service``."""
+        own = self.services.get(service or "")
+        selector = own.real_traffic_selector if own and own.real_traffic_selector is not None \
+            else self.real_traffic_selector
+        minimum = own.min_request_rate if own and own.min_request_rate is not None else self.min_request_rate
+        return selector, minimum
+
+
+_MATCHER = re.compile(r'^\s*[A-Za-z_][A-Za-z0-9_]*\s*(=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"\s*$')
+
+
+def _check_selector(value: str) -> str:
+    """Label matchers as written inside PromQL braces: ``synthetic!="prober", region="eu"`` (or "" for none)."""
+    text = value.strip().removeprefix("{").removesuffix("}").strip()
+    if not text:
+        return ""
+    for part in _split_matchers(text):
+        if not _MATCHER.match(part):
+            raise ValueError(f"cannot read the label matcher {part.strip()!r}; write matchers as inside PromQL"
+                             " braces, e.g. 'synthetic!=\"prober\"'")
+    return text
+
+
+def _split_matchers(text: str) -> list[str]:
+    parts, current, quoted, escaped = [], "", False, False
+    for char in text:
+        if char == "," and not quoted:
+            parts.append(current)
+            current = ""
+            continue
+        current += char
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+    parts.append(current)
+    return [p for p in parts if p.strip()]
 
 
 class LoadEndpoint(_Model):
@@ -597,6 +688,12 @@ class Runbook(_Model):
         for name in self.deploy.order:
             if name not in names:
                 raise ValueError(f"deploy.order names {name!r}, which is not one of services {sorted(names)}")
+        for service_name in self.slo.services:
+            if service_name not in names:
+                raise ValueError(f"slo.services names {service_name!r}, which is not one of services {sorted(names)}")
+        if self.deploy.canary.load is not None and self.deploy.canary.load not in self.load:
+            raise ValueError(f"deploy.canary.load {self.deploy.canary.load!r} is not one of the load profiles"
+                             f" {sorted(self.load)}")
         for profile_name, profile in self.load.items():
             if profile.service is not None and profile.service not in names:
                 raise ValueError(

@@ -2,7 +2,8 @@
 
 - ``prometheus``: the HTTP API client (``PrometheusClient``) and its error tree, PromQL text;
 - ``timing``: ``Timing``, how a metric is measured (the one declaration of the timing fields);
-- ``analysis``: the engine: a ``Metric`` measured by its timing, each measurement judged, one verdict;
+- ``analysis``: the engine: a ``Metric`` measured by its timing, each measurement judged (and the real
+  traffic it stands for, ``Traffic``), one verdict;
 - ``metrics``: the built-in measurements (error rate, latency, ...) on the runbook's metric names,
   and the runbook's SLO analysis;
 - ``phrases``: the grammar of the SLO step phrases (``Ask``);
@@ -10,11 +11,13 @@
 - ``judge``: the statistical canary judge (Kayenta's NetflixACAJudge), imported on use.
 """
 
-from releasegate.checks.slo.analysis import Baseline, Condition, Metric, analyse
+from releasegate.checks.slo.analysis import Baseline, Condition, Metric, Traffic, analyse
 from releasegate.checks.slo.metrics import (
     Schema,
     analyse_service,
+    analysis_under_load,
     builtin,
+    canary_metrics,
     compare,
     custom,
     during_load,
@@ -37,9 +40,12 @@ __all__ = [
     "QueryRejected",
     "Schema",
     "Timing",
+    "Traffic",
     "analyse",
     "analyse_service",
+    "analysis_under_load",
     "builtin",
+    "canary_metrics",
     "compare",
     "custom",
     "during_load",

@@ -13,6 +13,13 @@ interval until the duration has gone by), after ``initial_delay_s``. Each measur
   ``error_retry_s``, never counts as a measurement, and more than ``consecutive_error_limit``
   errors in a row end the metric INCONCLUSIVE. A query Prometheus rejects ends it at once.
 
+A metric with ``traffic`` (the built-in measurements of a service) also asks, with every
+measurement, how much traffic the value stands for: real requests per second by endpoint (the
+runbook's ``slo.real_traffic_selector``) beside all requests. Below ``traffic.min_rate`` real
+requests per second the measurement is INCONCLUSIVE ("not enough traffic to judge: 0.2 req/s of
+real traffic, need 1") whatever the value says: an error rate of 0% over the prober's health checks
+is honest and meaningless. The traffic of every measurement is in the evidence.
+
 The metric ends FAIL as soon as FAILED measurements exceed ``failure_limit``, INCONCLUSIVE
 as soon as INCONCLUSIVE ones exceed ``inconclusive_limit``, PASS after ``consecutive_successes``
 successes in a row when that is asked, else after all measurements (PASS only if at least one
@@ -118,6 +125,22 @@ class Baseline:
         return Condition("<=", baseline * (1 + self.tolerance) + self.min_delta)
 
 
+@dataclass(frozen=True)
+class Traffic:
+    """The traffic a metric judges: ``real`` and ``total`` are PromQL for requests per second by endpoint
+    (real traffic only, and everything); fewer than ``min_rate`` real requests per second give no verdict."""
+
+    real: str
+    total: str
+    min_rate: float
+    selector: str
+    endpoint_label: str = "path"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"real_query": self.real, "total_query": self.total, "min_request_rate": self.min_rate,
+                "real_traffic_selector": self.selector, "endpoint_label": self.endpoint_label}
+
+
 @dataclass
 class Metric:
     name: str
@@ -130,6 +153,8 @@ class Metric:
     empty_value: float | None = None
     window_s: float | None = None
     unit: Unit = ""
+    traffic: Traffic | None = None
+    note: str = ""
 
     def __post_init__(self) -> None:
         where = f"metric {self.name!r}"
@@ -143,6 +168,7 @@ class Metric:
         """The longest the metric can take to reach a verdict, with every query at its timeout."""
         timing = self.timing
         queries = 2 if self.baseline is not None and self.baseline.query is not None else 1
+        queries += 2 if self.traffic is not None else 0
         per_query = queries * query_timeout_s
         retries = timing.consecutive_error_limit * (timing.error_retry_s + per_query)
         n = timing.planned
@@ -171,6 +197,7 @@ class Measurement:
     samples: list[dict[str, Any]] = field(default_factory=list)
     message: str = ""
     took_s: float = 0.0
+    traffic: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -185,6 +212,8 @@ class Measurement:
             data["no_data"] = True
         if self.message:
             data["message"] = self.message
+        if self.traffic is not None:
+            data["traffic"] = self.traffic
         data["samples"] = self.samples
         data["query_s"] = round(self.took_s, 3)
         return data
@@ -285,6 +314,8 @@ def _measure(client: QueryClient, run: MetricRun, clock: Callable[[], float], wa
     try:
         result = client.query(run.query)
         baseline_result = client.query(run.baseline_query) if run.baseline_query else None
+        traffic = run.metric.traffic
+        seen = _traffic(traffic, client.query(traffic.real), client.query(traffic.total)) if traffic else None
     except QueryRejected as exc:
         run.measurements.append(Measurement(began_wall, Phase.ERROR, message=str(exc), took_s=clock() - began))
         run.finish(Outcome.INCONCLUSIVE, f"{exc}; fix the query")
@@ -302,6 +333,13 @@ def _measure(client: QueryClient, run: MetricRun, clock: Callable[[], float], wa
         return
     run.consecutive_errors = 0
     measurement = _judge(run.metric, result, baseline_result, began_wall)
+    if traffic is not None and seen is not None:
+        measurement.traffic = seen
+        if seen["real_rps"] < traffic.min_rate:
+            # a value over too little real traffic says nothing, whichever way it points
+            measurement.phase = Phase.INCONCLUSIVE
+            measurement.message = (f"not enough traffic to judge: {seen['real_rps']:.3g} req/s of real traffic,"
+                                   f" need {traffic.min_rate:g}")
     measurement.took_s = clock() - began
     run.measurements.append(measurement)
     run.ever_data = run.ever_data or not measurement.no_data
@@ -344,6 +382,28 @@ def _judge(metric: Metric, result: QueryResult, baseline_result: QueryResult | N
     else:
         phase = Phase.SUCCESSFUL
     return Measurement(at, phase, value, False, condition_text, baseline_value, samples)
+
+
+def _traffic(traffic: Traffic, real: QueryResult, total: QueryResult) -> dict[str, Any]:
+    """Requests per second by endpoint, real and synthetic (all minus real), of one measurement."""
+
+    def by_endpoint(result: QueryResult) -> dict[str, float]:
+        found: dict[str, float] = {}
+        for series in result.series:
+            if series.samples and not math.isnan(series.samples[-1].value):
+                key = series.labels.get(traffic.endpoint_label, "")
+                found[key] = found.get(key, 0.0) + series.samples[-1].value
+        return found
+
+    real_by, total_by = by_endpoint(real), by_endpoint(total)
+    endpoints = [
+        {"endpoint": name or "(no endpoint label)", "real_rps": round(real_by.get(name, 0.0), 3),
+         "synthetic_rps": round(max(0.0, total_by.get(name, 0.0) - real_by.get(name, 0.0)), 3)}
+        for name in sorted(set(real_by) | set(total_by))
+    ]
+    real_rps, total_rps = sum(real_by.values()), sum(total_by.values())
+    return {"real_rps": round(real_rps, 3), "synthetic_rps": round(max(0.0, total_rps - real_rps), 3),
+            "min_request_rate": traffic.min_rate, "by_endpoint": endpoints}
 
 
 def _decide(run: MetricRun) -> None:
@@ -437,9 +497,20 @@ def _result(name: str, runs: list[MetricRun], elapsed: float, started: float, fi
             "worst_case_s": max(r.metric.worst_case_s(query_timeout_s) for r in runs),
             "query_timeout_s": query_timeout_s,
             "warnings": warnings,
+            "traffic": {r.metric.name: _traffic_summary(r, r.metric.traffic) for r in runs
+                        if r.metric.traffic is not None},
             "metrics": metrics_evidence,
         },
     )
+
+
+def _traffic_summary(run: MetricRun, traffic: Traffic) -> dict[str, Any]:
+    """The traffic a metric judged: the lowest and the last real request rate, the last breakdown by endpoint."""
+    seen = [m.traffic for m in run.measurements if m.traffic is not None]
+    summary: dict[str, Any] = {"real_traffic_selector": traffic.selector, "min_request_rate": traffic.min_rate}
+    if seen:
+        summary |= {"lowest_real_rps": min(t["real_rps"] for t in seen), "last": seen[-1]}
+    return summary
 
 
 def _observed(run: MetricRun) -> str:
@@ -449,7 +520,12 @@ def _observed(run: MetricRun) -> str:
     if not values:
         return f"no data ({summary})"
     worst = _reduce_worst(run.metric, values)
-    return f"worst {_format(worst, run.metric.unit)}, last {_format(values[-1], run.metric.unit)} ({summary})"
+    text = f"worst {_format(worst, run.metric.unit)}, last {_format(values[-1], run.metric.unit)} ({summary})"
+    seen = [m.traffic for m in run.measurements if m.traffic is not None]
+    if seen:
+        text += (f" over {min(t['real_rps'] for t in seen):.3g}-{max(t['real_rps'] for t in seen):.3g} req/s of"
+                 f" real traffic ({seen[-1]['synthetic_rps']:.3g} req/s synthetic left out)")
+    return text
 
 
 def _reduce_worst(metric: Metric, values: list[float]) -> float:
@@ -485,6 +561,8 @@ def _metric_evidence(run: MetricRun, query_timeout_s: float) -> dict[str, Any]:
     warnings = []
     if not run.ever_data and run.taken:
         warnings.append(f"{metric.name}: the query never returned samples ({run.query})")
+    if metric.note:
+        warnings.append(f"{metric.name}: {metric.note}")
     if metric.timing.no_data == "pass" and any(m.no_data for m in run.measurements):
         warnings.append(f"{metric.name}: measurements without data were counted as successful (no_data: pass)")
     return {
@@ -501,6 +579,7 @@ def _metric_evidence(run: MetricRun, query_timeout_s: float) -> dict[str, Any]:
             "higher_is_better": metric.baseline.higher_is_better,
         },
         "window_s": metric.window_s,
+        "traffic": metric.traffic.as_dict() if metric.traffic is not None else None,
         "success": str(metric.success) if metric.success else None,
         "failure": str(metric.failure) if metric.failure else None,
         **metric.timing.as_dict(),

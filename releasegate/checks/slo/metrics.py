@@ -5,6 +5,11 @@ section, so a service that exports ``http_requests_total{service,version,status}
 ``http_request_duration_seconds`` histogram works without writing PromQL. ``metric_for`` turns
 what a step phrase asks for (``phrases.Ask``) into a ``Metric`` with the runbook's label names,
 window and timing; ``measure`` and ``analyse_service`` run them against the runbook's Prometheus.
+
+Every request-based query carries the service's real-traffic selector (``slo.real_traffic_selector``,
+or ``slo.services.NAME.real_traffic_selector``), so releasegate's own prober never counts, and
+every built-in measurement of a service asks how much real traffic it judged
+(``analysis.Traffic``): below ``slo.min_request_rate`` a measurement is INCONCLUSIVE.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Any, Literal
 from releasegate.checks.errors import ConfigError
 from releasegate.checks.result import CheckResult, Outcome
 from releasegate.checks.runbook.model import Prometheus, Runbook
-from releasegate.checks.slo.analysis import Baseline, Condition, Metric, Unit, analyse, resolve
+from releasegate.checks.slo.analysis import Baseline, Condition, Metric, Traffic, Unit, analyse, resolve
 from releasegate.checks.slo.phrases import Ask
 from releasegate.checks.slo.prometheus import PrometheusClient, PrometheusError, duration, matcher
 from releasegate.checks.slo.timing import DEFAULT_TIMING, Timing
@@ -43,11 +48,14 @@ class Schema:
     status_label: str = "status"
     error_status: str = "5.."
     alert_service_label: str | None = "service"
+    traffic_selector: str = ""
+    endpoint_label: str = "path"
 
     @classmethod
-    def from_runbook(cls, prometheus: Prometheus | None) -> Schema:
+    def from_runbook(cls, prometheus: Prometheus | None, traffic_selector: str = "",
+                     endpoint_label: str = "path") -> Schema:
         if prometheus is None:
-            return cls()
+            return cls(traffic_selector=traffic_selector, endpoint_label=endpoint_label)
         return cls(
             prometheus.requests_metric,
             prometheus.latency_histogram,
@@ -56,16 +64,41 @@ class Schema:
             prometheus.status_label,
             prometheus.error_status,
             prometheus.alert_service_label,
+            traffic_selector,
+            endpoint_label,
         )
 
-    def selector(self, service: str | None, version: str | None, *extra: str) -> str:
+    @classmethod
+    def for_service(cls, runbook: Runbook, service: str | None) -> Schema:
+        """The runbook's names, with the real-traffic selector of ``service``."""
+        selector, _ = runbook.slo.traffic(service)
+        return cls.from_runbook(runbook.prometheus, selector, runbook.slo.endpoint_label)
+
+    def selector(self, service: str | None, version: str | None, *extra: str, real: bool = True) -> str:
+        """Label matchers of a request query; ``real`` adds the real-traffic selector."""
         matchers = []
         if service:
             matchers.append(matcher(self.service_label, service))
         if version:
             matchers.append(matcher(self.version_label, version))
         matchers.extend(extra)
+        if real and self.traffic_selector:
+            matchers.append(self.traffic_selector)
         return "{" + ",".join(matchers) + "}"
+
+
+TRAFFIC_KINDS = ("error_rate", "success_rate", "latency")
+"""The built-ins whose value means something only over enough real traffic (request_rate is the traffic)."""
+
+
+def traffic(schema: Schema, service: str | None, version: str | None, window_s: float,
+            min_rate: float) -> Traffic:
+    """The traffic a measurement of ``service`` (and ``version``) judges: requests/s by endpoint, real and all."""
+    window = duration(window_s)
+    by = f"sum by ({schema.endpoint_label})"
+    real = f"{by} (rate({schema.requests_metric}{schema.selector(service, version)}[{window}]))"
+    total = f"{by} (rate({schema.requests_metric}{schema.selector(service, version, real=False)}[{window}]))"
+    return Traffic(real, total, min_rate, schema.traffic_selector, schema.endpoint_label)
 
 
 def query(kind: str, schema: Schema, service: str | None, version: str | None, window_s: float,
@@ -113,8 +146,13 @@ def builtin(
     quantile: float = 0.95,
     timing: Timing = DEFAULT_TIMING,
     name: str | None = None,
+    min_request_rate: float | None = None,
 ) -> Metric:
-    """A built-in measurement of one service (and version), judged by ``success``/``failure``."""
+    """A built-in measurement of one service (and version), judged by ``success``/``failure``.
+
+    With ``min_request_rate`` an error rate, success rate or latency also measures the real traffic it
+    judges, and is INCONCLUSIVE below that many requests per second.
+    """
     unit = KINDS[kind][0] if kind in KINDS else ""
     subject = f' of "{service}"' if service else ""
     if version:
@@ -129,6 +167,8 @@ def builtin(
         unit=unit,
         reduce="count" if kind == "alerts" else "worst",
         empty_value=0.0 if kind == "alerts" else None,
+        traffic=traffic(schema, service, version, window_s, min_request_rate)
+        if min_request_rate is not None and kind in TRAFFIC_KINDS else None,
     )
 
 
@@ -145,8 +185,12 @@ def compare(
     window_s: float = 60.0,
     quantile: float = 0.95,
     timing: Timing = DEFAULT_TIMING,
+    min_request_rate: float | None = None,
 ) -> Metric:
-    """The new version against the previous version's live figures, or against a recorded figure."""
+    """The new version against the previous version's live figures, or against a recorded figure.
+
+    With ``min_request_rate`` the new version's real traffic must reach it (see ``builtin``).
+    """
     if kind not in KINDS or kind == "alerts":
         raise ConfigError(f"cannot compare {kind!r} with a baseline; compare error_rate, success_rate, latency"
                           " or request_rate")
@@ -177,6 +221,8 @@ def compare(
         baseline=baseline,
         window_s=window_s,
         unit=unit,
+        traffic=traffic(schema, service, version, window_s, min_request_rate)
+        if min_request_rate is not None and kind in TRAFFIC_KINDS else None,
     )
 
 
@@ -203,25 +249,31 @@ def custom(
     )
 
 
-def runbook_metrics(runbook: Runbook, service: str, timing: Timing | None = None) -> list[Metric]:
-    """The runbook's whole SLO analysis of one service: error rate, latency, alerts, request rate, extras."""
+def runbook_metrics(runbook: Runbook, service: str, timing: Timing | None = None, *,
+                    version: str | None = None) -> list[Metric]:
+    """The runbook's whole SLO analysis of one service (of one ``version`` when given, as a canary gate does):
+    error rate, latency, success rate, request rate, alerts, extras."""
     slo = runbook.slo
-    schema = Schema.from_runbook(runbook.prometheus)
-    base = timing or Timing().changed_by(slo).with_(duration_s=slo.window_s)
-    version = runbook.version_to
+    schema = Schema.for_service(runbook, service)
+    _, min_rate = slo.traffic(service)
+    base, note = capped(runbook, timing or Timing().changed_by(slo).with_(duration_s=slo.window_s))
+    common: dict[str, Any] = {"version": version, "window_s": slo.window_s, "timing": base}
     metrics = [
-        builtin("error_rate", schema, service, success=Condition("<", slo.error_rate_max), window_s=slo.window_s,
-                timing=base),
-        builtin("latency", schema, service, success=Condition("<", slo.p95_latency_max_s), window_s=slo.window_s,
-                quantile=slo.latency_quantile, timing=base),
+        builtin("error_rate", schema, service, success=Condition("<", slo.error_rate_max),
+                min_request_rate=min_rate, **common),
+        builtin("latency", schema, service, success=Condition("<", slo.p95_latency_max_s),
+                quantile=slo.latency_quantile, min_request_rate=min_rate, **common),
         builtin("success_rate", schema, service, success=Condition(">=", slo.availability_min),
-                window_s=slo.window_s, timing=base),
+                min_request_rate=min_rate, **common),
     ]
     if slo.request_rate_min is not None:
         metrics.append(builtin("request_rate", schema, service, success=Condition(">=", slo.request_rate_min),
-                               window_s=slo.window_s, timing=base))
+                               **common))
     if slo.alerts:
         metrics.append(builtin("alerts", schema, service, success=Condition("==", 0), timing=base))
+    for metric in metrics:
+        metric.note = note
+    version = version or runbook.version_to
     for extra in slo.metrics:
         metrics.append(custom(extra.name, extra.query, service=service, version=version or "",
                               window_s=slo.window_s, success=extra.success, failure=extra.failure,
@@ -275,21 +327,53 @@ def _require_alert_rules(client: PrometheusClient, result: CheckResult) -> None:
                           " (rule_files) or drop the alerts check")
 
 
+def capped(runbook: Runbook, timing: Timing) -> tuple[Timing, str]:
+    """``timing`` with its duration cut to ``slo.max_duration_s`` (a rehearsal), and the note saying so."""
+    cap = runbook.slo.max_duration_s
+    if cap is None or timing.duration_s is None or timing.duration_s <= cap:
+        return timing, ""
+    note = f"measured for {cap:g}s instead of {timing.duration_s:g}s (slo.max_duration_s of this runbook)"
+    return timing.with_(duration_s=cap, interval_s=min(timing.interval_s, cap)), note
+
+
+def canary_metrics(runbook: Runbook, service: str, version: str | None) -> list[Metric]:
+    """The analysis gate of one canary step: the runbook's SLO analysis of the canary's version.
+
+    The first measurement waits one query window (``slo.window_s``, at least three scrapes) after the weight
+    changed, so each step is judged on traffic at that weight; the rest is the runbook's slo timing.
+    """
+    slo = runbook.slo
+    scrape = runbook.prometheus.scrape_interval_s if runbook.prometheus else 1.0
+    delay = max(slo.initial_delay_s, slo.window_s, 3 * scrape + 1)
+    timing = Timing().changed_by(slo).with_(duration_s=slo.window_s, initial_delay_s=delay)
+    return runbook_metrics(runbook, service, timing, version=version)
+
+
 def _metric(timing: Timing, **fields: Any) -> Metric:
     # a count wins over a duration given with it
     return Metric(timing=timing if timing.count is None else replace(timing, duration_s=None), **fields)
 
 
 def metric_for(runbook: Runbook, ask: Ask) -> Metric:
-    """The Metric a phrase asks for, with the runbook's label names, window and limits."""
+    """The Metric a phrase asks for, with the runbook's label names, window, limits and traffic selector."""
     slo = runbook.slo
-    schema = Schema.from_runbook(runbook.prometheus)
+    schema = Schema.for_service(runbook, ask.service)
+    _, min_rate = slo.traffic(ask.service)
     quantile = ask.quantile if ask.quantile is not None else slo.latency_quantile
     timing = Timing().changed_by(slo).with_(**ask.timing)
     if "duration_s" not in ask.timing:
         # "stays below" is measured over the window, "is below" once
         held = ask.hold or "consecutive_successes" in ask.timing
         timing = timing.with_(duration_s=slo.window_s) if held else timing.with_(count=1)
+    timing, note = capped(runbook, timing)
+    metric = _ask_metric(runbook, ask, schema, quantile, timing, min_rate)
+    metric.note = note
+    return metric
+
+
+def _ask_metric(runbook: Runbook, ask: Ask, schema: Schema, quantile: float, timing: Timing,
+                min_rate: float) -> Metric:
+    slo = runbook.slo
     if ask.tolerance is not None:
         version = ask.version or runbook.version_to
         if not version:
@@ -304,9 +388,9 @@ def metric_for(runbook: Runbook, ask: Ask) -> Metric:
         return compare(ask.kind, schema, ask.service, version=version, tolerance=ask.tolerance,
                        baseline_version=ask.baseline_version, recorded=recorded,
                        min_delta=slo.baseline_min_delta.get(ask.kind), window_s=slo.window_s, quantile=quantile,
-                       timing=timing)
+                       timing=timing, min_request_rate=min_rate)
     return builtin(ask.kind, schema, ask.service, success=ask.condition, version=ask.version,
-                   window_s=slo.window_s, quantile=quantile, timing=timing)
+                   window_s=slo.window_s, quantile=quantile, timing=timing, min_request_rate=min_rate)
 
 
 def measure(runbook: Runbook, ask: Ask, name: str) -> CheckResult:
@@ -325,4 +409,22 @@ def during_load(runbook: Runbook, ask: Ask, load_s: float) -> Ask:
     # the first measurement needs two scrapes of the load's traffic inside the query window
     delay = ask.timing.get("initial_delay_s", max(runbook.slo.initial_delay_s, 3 * scrape + 1))
     length = ask.timing.get("duration_s", max(0.0, load_s - delay))
+    cap = runbook.slo.max_duration_s
+    if cap is not None:
+        length = min(length, cap)
     return replace(ask, timing={**ask.timing, "initial_delay_s": delay, "duration_s": length})
+
+
+def analysis_under_load(runbook: Runbook, service: str) -> list[Metric]:
+    """The runbook's SLO analysis of ``service`` while a load runs: it starts once Prometheus has scraped the
+    load's traffic twice and lasts one window (``slo.window_s``)."""
+    scrape = runbook.prometheus.scrape_interval_s if runbook.prometheus else 1.0
+    slo = runbook.slo
+    timing = Timing().changed_by(slo).with_(duration_s=slo.window_s,
+                                            initial_delay_s=max(slo.initial_delay_s, 3 * scrape + 1))
+    return runbook_metrics(runbook, service, timing)
+
+
+def planned_s(metrics: list[Metric]) -> float:
+    """How long the analysis of ``metrics`` lasts when every query answers at once."""
+    return max(m.timing.initial_delay_s + (m.timing.planned - 1) * m.timing.interval_s for m in metrics)
