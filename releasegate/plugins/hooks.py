@@ -22,6 +22,12 @@ hookspec = pluggy.HookspecMarker("pytest")
 
 
 @hookspec
+def pytest_releasegate_run_started(config: pytest.Config) -> None:
+    """The release run has started: its collection is clean and its journal exists (once per run;
+    not for ``--rollback-only``, which resumes the journal of an earlier run)."""
+
+
+@hookspec
 def pytest_releasegate_critical_failure(config: pytest.Config, failure: FailedCheck) -> None:
     """A @critical release scenario failed (or its worker crashed); the line is already halted.
 

@@ -126,8 +126,9 @@ class JournalPlugin:
     # ---- the journal is created when the run starts ----------------------------------------
 
     def start(self) -> None:
-        if isinstance(self.journal, DeferredJournal) and not self.collection_failed:
+        if isinstance(self.journal, DeferredJournal) and not self.collection_failed and not self.journal.started:
             self.journal.start(make_latest=False)  # latest: once it changes something, or at its sign-off
+            self.config.hook.pytest_releasegate_run_started(config=self.config)
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         damage = self.config.stash.get(DAMAGE_KEY, "")

@@ -1,5 +1,7 @@
 """Webhook messages (the runbook's ``notifications:``) when a release run starts, rolls back and ends.
 
+A run that never starts (stopped at a collection error) sends none.
+
 Sent from the controller only, never in a dry run; a message never holds up a rollback (each one
 is sent in its own thread), and the end of the run waits at most ``timeout_s`` for the last one.
 Every delivery is journaled as a ``notification`` event.
@@ -34,10 +36,16 @@ class Notifications:
             return
         self.notifier = Notifier(settings.webhook_url, timeout_s=settings.timeout_s, retries=settings.retries,
                                  channel=settings.channel, on_result=self._journal_delivery)
+        if self.config.getoption("releasegate_rollback_only", default=False):
+            self._started("rollback-only")  # it resumes an earlier run's journal: it starts here
+
+    def pytest_releasegate_run_started(self, config: pytest.Config) -> None:
+        self._started("release")  # not before: a run stopped at a collection error tells nobody anything
+
+    def _started(self, verb: str) -> None:
         if self.config.stash.get(DRY_RUN_KEY, False):
             return
         context = run_context(self.config)
-        verb = "rollback-only" if self.config.getoption("releasegate_rollback_only", default=False) else "release"
         self.notifier.send(f"releasegate: {verb} {context['version_from'] or '?'} -> {context['version_to'] or '?'}"
                            f" to {context['environment'] or '?'} started"
                            + (f" (approved by {context['approver']})" if context["approver"] else ""))
@@ -49,7 +57,8 @@ class Notifications:
                            f" {len(plan)} action(s)")
 
     def pytest_releasegate_verdict(self, config: pytest.Config, verdict: Verdict) -> None:
-        if config.stash.get(DRY_RUN_KEY, False):
+        journal = config.stash.get(JOURNAL_KEY, None)
+        if config.stash.get(DRY_RUN_KEY, False) or (journal is not None and not journal.started):
             return
         context = run_context(config)
         self.notifier.send(f"releasegate: {context['environment'] or '?'} {context['version_from'] or '?'}"

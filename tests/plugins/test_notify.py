@@ -117,3 +117,14 @@ def test_a_hanging_webhook_does_not_delay_the_rollback(release: Callable[..., Re
         assert not any(e["delivered"] for e in project.events("notification"))
     finally:
         slow.close()
+
+
+def test_a_run_stopped_at_a_collection_error_notifies_nobody(release: Callable[..., Release],
+                                                            receiver: Receiver) -> None:
+    runbook = RUNBOOK + f"notifications:\n  webhook_url: {receiver.url}\n"
+    project = release(feature().replace('Then the fake check "smoke" passes', 'Then the fake chek "smoke" passes'),
+                      runbook=runbook)
+    result = project.pytester.runpytest("features/release.feature", "--env", "local", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str()
+    time.sleep(0.5)  # a message would be sent in its own thread
+    assert receiver.bodies == []
