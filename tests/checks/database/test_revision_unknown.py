@@ -12,6 +12,7 @@ from support.database import Db, sql_folder
 from releasegate.checks.database import migrations
 from releasegate.checks.database.migrations import MigrationSettings
 from releasegate.checks.database.stage import DatabaseStage
+from releasegate.checks.run.changes import Change
 from releasegate.checks.run.journal import Journal
 from releasegate.checks.runbook.model import Database, Migrations
 from releasegate.localstack.postgres import PostgresCluster
@@ -27,6 +28,9 @@ class Recorder:
 
     def stage_completed(self, action: str, params: dict[str, Any], *, stage: str | None = None) -> None:
         self.journal.stage_completed(stage or "migrate", action, params)
+
+    def change(self, action: str, params: dict[str, Any], *, stage: str | None = None) -> Change:
+        return Change(self.journal, stage or "migrate", action, params)
 
 
 def folder_at_0002_with_a_slow_0003(db: Db, tmp_path: Path) -> Path:
