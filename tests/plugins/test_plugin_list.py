@@ -31,7 +31,7 @@ def test_the_hookspecs_are_registered() -> None:
     plugins.pytest_addhooks(manager)
     specs = {name for name in dir(manager.hook) if name.startswith("pytest_releasegate_")}
     assert specs == {name for name in dir(plugins.hooks) if name.startswith("pytest_releasegate_")}
-    assert len(specs) == 6
+    assert len(specs) == 7
 
 
 def test_no_plugin_imports_another_plugins_private_names() -> None:
