@@ -350,8 +350,12 @@ def test_under_xdist_the_controller_takes_the_lock_before_any_scenario_is_handed
 
 
 def test_rollback_only_is_never_held_back_by_a_window(release: Callable[..., Release]) -> None:
-    project = windowed(release)
-    assert run(project, "a", "--override-window", "hotfix").returncode == 0
+    feature = FEATURE.replace('    When the run holds until "go" exists\n', "").replace('"deploy health" passes',
+                                                                                        '"deploy health" fails')
+    project = release(feature, runbook=frozen_runbook())
+    (project.root / "reports").mkdir(exist_ok=True)
+    # a run left halted with its change in place (a PROMOTED run is never rolled back)
+    assert run(project, "a", "--override-window", "hotfix", "--no-rollback").returncode == 10
     resume = run(project, "b", "--rollback-only")
     assert "releasegate: --rollback-only runs outside the release window: in the freeze 'audit'" in resume.stdout
     assert "release blocked" not in resume.stdout

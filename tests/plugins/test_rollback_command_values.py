@@ -25,7 +25,7 @@ def test_the_rollback_command_gets_the_release_versions_quoted_in(release: Calla
 def test_an_unsafe_rollback_command_is_a_one_line_error_before_anything_runs(release: Callable[..., Release]) -> None:
     unsafe = COMMAND.replace("{previous_version}", "'{previous_version}'")
     project = release(feature('deploy health" fails'), runbook=RUNBOOK + unsafe)
-    result = project.pytester.runpytest(*RUN)
+    result = project.pytester.runpytest_subprocess(*RUN)  # its own process: no secret an earlier test registered
     assert result.ret == 4
     result.stderr.fnmatch_lines(["ERROR: *runbooks/local.yaml:*: rollback.commands[[]0[]].run: a placeholder stands"
                                  " inside quotes*"])

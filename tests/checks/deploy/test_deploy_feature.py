@@ -177,8 +177,8 @@ from releasegate.checks.deploy.strategies import bluegreen
 _switch = bluegreen.set_weights
 
 
-def _killed_right_after_the_switch(router, control, service, weights, record, what):
-    took = _switch(router, control, service, weights, record, what)
+def _killed_right_after_the_switch(router, control, service, weights, record, what, **options):
+    took = _switch(router, control, service, weights, record, what, **options)
     marker = Path("die-after-switch")
     if what.startswith("switch to") and marker.exists():
         marker.unlink()
