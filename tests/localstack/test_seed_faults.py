@@ -153,7 +153,10 @@ def test_a_faulty_build_of_a_seed_example_is_rolled_back(stack: StackConfig, doc
 def test_the_good_build_of_the_seed_003_canary_is_promoted_on_the_users_traffic(
         stack: StackConfig, docker_client: Any, tmp_path: Path, webhook_sink: Path) -> None:
     # the preflight wants every scraped target up: Prometheus forgets the canary a previous case removed
-    assert wait_for(lambda: not prometheus_query(stack, 'up{service="ontology-download"} == 0'), timeout_s=60)
+    # and the alerts the faulty builds of the earlier cases fired have resolved (the canary's gates read them)
+    assert wait_for(lambda: not prometheus_query(stack, 'up{service="ontology-download"} == 0')
+                    and not prometheus_query(stack, 'ALERTS{service="ontology-download", alertstate="firing"}'),
+                    timeout_s=120)
     started = time.monotonic()
     output, finished, signoff = release(tmp_path, docker_client, "003_ontology_download_canary.feature", "1.1.0")
     assert signoff.startswith("# Release sign-off: PROMOTED"), signoff
