@@ -3,13 +3,11 @@ sign-off, and the decision is HALTED for a person (nothing is rolled back on a g
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support.database import PASSWORD, Db, sql_folder
+from support.database import PASSWORD, Db, sql_folder, stop_while_migrating
 
 from releasegate.checks.database import migrations
 from releasegate.checks.database.migrations import MigrationSettings
@@ -49,16 +47,7 @@ def test_postgresql_stopped_mid_migration_is_halted_with_the_revision_unknown(
     folder = sql_folder(pytester.path / "migrations", third=None)
     (folder / "0003_items_description.sql").write_text("SELECT pg_sleep(30);\n")
 
-    def stop_when_migrating() -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if "1" in db.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%'"):
-                break
-            time.sleep(0.1)
-        pg.stop()
-
-    stopper = threading.Thread(target=stop_when_migrating)
-    stopper.start()
+    stopper = stop_while_migrating(pg, db, wait_s=60)
     try:
         result = pytester.runpytest_subprocess("features/release.feature", "--env", "local", "-p", "no:cacheprovider")
     finally:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,3 +130,18 @@ def sql_folder(target: Path, *, third: str | None = "good") -> Path:
     if third == "broken":
         shutil.copy(SCRIPTS / "broken_0003_items_description.sql", target / "0003_items_description.sql")
     return target
+
+
+def stop_while_migrating(cluster: PostgresCluster, db: Db, *, wait_s: float = 30) -> threading.Thread:
+    """Stop the server once a migration's ``SELECT pg_sleep(30)`` runs (as a crash or a failover would)."""
+    def stop() -> None:
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if "1" in db.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%'"):
+                break
+            time.sleep(0.1)
+        cluster.stop()
+
+    thread = threading.Thread(target=stop)
+    thread.start()
+    return thread

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
-from support.database import Db, sql_folder
+from support.database import Db, sql_folder, stop_while_migrating
 
 from releasegate.checks.database import migrations
 from releasegate.checks.database.migrations import MigrationSettings
@@ -39,21 +37,6 @@ def folder_at_0002_with_a_slow_0003(db: Db, tmp_path: Path) -> Path:
     new = sql_folder(tmp_path / "new", third=None)
     (new / "0003_items_description.sql").write_text(SLOW_0003)
     return new
-
-
-def stop_while_migrating(pg: PostgresCluster, db: Db) -> threading.Thread:
-    """Stop the server once the migration's statement is running (as a crash or a failover would)."""
-    def stop() -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if "1" in db.sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30)%'"):
-                break
-            time.sleep(0.1)
-        pg.stop()
-
-    thread = threading.Thread(target=stop)
-    thread.start()
-    return thread
 
 
 def test_a_server_stopped_mid_migration_leaves_the_revision_unknown(pg: PostgresCluster, db: Db,
